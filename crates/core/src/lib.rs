@@ -1,1 +1,17 @@
+//! Flotilla's domain: the types every other crate speaks, and the rules that
+//! decide what a host is asked, how its answers are read, and who may do what.
+//! Nothing here does I/O, so every rule is tested on plain values.
 
+pub mod access;
+pub mod detail;
+pub mod ids;
+pub mod platform;
+pub mod query_name;
+pub mod results;
+pub mod schedule;
+pub mod validation;
+
+pub use ids::{HostId, LabelId, PolicyId, TeamId, UserId};
+pub use platform::{Platform, PlatformSet};
+pub use results::{LabelOutcome, PolicyResponse, QueryOutcome};
+pub use validation::{FieldError, ValidationErrors};

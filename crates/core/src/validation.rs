@@ -1,0 +1,227 @@
+//! Input validation shared by every way of changing objects (API, GitOps, console).
+
+use crate::platform::{Platform, PlatformSet};
+use serde::Serialize;
+
+/// One invalid field: Fleet's `errors[{name, reason}]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub name: String,
+    pub reason: String,
+}
+
+/// Every problem found in one input, reported together.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ValidationErrors(pub Vec<FieldError>);
+
+impl ValidationErrors {
+    pub fn add(&mut self, name: &str, reason: impl Into<String>) {
+        self.0.push(FieldError {
+            name: name.to_string(),
+            reason: reason.into(),
+        });
+    }
+
+    pub fn into_result(self) -> Result<(), ValidationErrors> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self)
+        }
+    }
+
+    pub fn single(name: &str, reason: impl Into<String>) -> ValidationErrors {
+        let mut errors = ValidationErrors::default();
+        errors.add(name, reason);
+        errors
+    }
+}
+
+impl std::fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|e| format!("{}: {}", e.name, e.reason))
+            .collect();
+        f.write_str(&parts.join("; "))
+    }
+}
+
+impl std::error::Error for ValidationErrors {}
+
+/// A policy as submitted, before it is stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyDraft {
+    pub name: String,
+    pub query: String,
+    pub platform: String,
+    pub conditional_access_enabled: bool,
+}
+
+/// Checks a policy the way Fleet does; returns the normalised platform list.
+pub fn validate_policy(draft: &PolicyDraft) -> Result<PlatformSet, ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    if draft.name.trim().is_empty() {
+        errors.add("name", "policy name must not be empty");
+    }
+    if draft.query.trim().is_empty() {
+        errors.add("query", "policy query must not be empty");
+    }
+    let platforms = match PlatformSet::parse(&draft.platform) {
+        Ok(set) => set,
+        Err(unknown) => {
+            errors.add(
+                "platform",
+                format!("unsupported platform \"{unknown}\"; use darwin, windows, linux or chrome"),
+            );
+            PlatformSet::default()
+        }
+    };
+    if draft.conditional_access_enabled
+        && !platforms.is_all()
+        && !platforms.contains(Platform::Darwin)
+        && !platforms.contains(Platform::Windows)
+    {
+        errors.add(
+            "conditional_access_enabled",
+            "conditional access can only be enabled on darwin or windows policies",
+        );
+    }
+    errors.into_result().map(|()| platforms)
+}
+
+/// A dynamic or manual label as submitted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LabelDraft {
+    pub name: String,
+    pub query: String,
+    pub platform: String,
+    pub manual: bool,
+}
+
+/// Checks a label; returns the normalised platform ("" for all).
+pub fn validate_label(draft: &LabelDraft) -> Result<String, ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    if draft.name.trim().is_empty() {
+        errors.add("name", "label name must not be empty");
+    }
+    if draft.manual && !draft.query.trim().is_empty() {
+        errors.add("query", "a manual label has hosts, not a query");
+    }
+    if !draft.manual && draft.query.trim().is_empty() {
+        errors.add("query", "a dynamic label needs a query");
+    }
+    let platform = draft.platform.trim();
+    let platform = if platform.is_empty() {
+        String::new()
+    } else {
+        match Platform::from_target_name(platform) {
+            Some(p) => p.as_str().to_string(),
+            None => {
+                errors.add(
+                    "platform",
+                    format!("unsupported platform \"{platform}\"; use darwin, windows, linux or chrome"),
+                );
+                String::new()
+            }
+        }
+    };
+    errors.into_result().map(|()| platform)
+}
+
+/// Fleet's password rule: 12 to 48 characters with at least one number and one symbol.
+pub fn validate_password(password: &str) -> Result<(), ValidationErrors> {
+    let long_enough = (12..=48).contains(&password.chars().count());
+    let has_digit = password.chars().any(|c| c.is_ascii_digit());
+    let has_symbol = password
+        .chars()
+        .any(|c| !c.is_alphanumeric() && !c.is_whitespace());
+    if long_enough && has_digit && has_symbol {
+        Ok(())
+    } else {
+        Err(ValidationErrors::single(
+            "password",
+            "password must be 12 to 48 characters and contain at least one number and one symbol",
+        ))
+    }
+}
+
+/// A minimal shape check: one `@` with text on both sides and a dot in the domain.
+pub fn validate_email(email: &str) -> Result<(), ValidationErrors> {
+    let valid = email
+        .split_once('@')
+        .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(ValidationErrors::single("email", "email address is not valid"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(platform: &str, ca: bool) -> PolicyDraft {
+        PolicyDraft {
+            name: "Disk encryption".into(),
+            query: "SELECT 1;".into(),
+            platform: platform.into(),
+            conditional_access_enabled: ca,
+        }
+    }
+
+    #[test]
+    fn conditional_access_needs_darwin_or_windows() {
+        assert!(validate_policy(&policy("darwin", true)).is_ok());
+        assert!(validate_policy(&policy("windows,linux", true)).is_ok());
+        let err = validate_policy(&policy("linux", true)).unwrap_err();
+        assert_eq!(err.0[0].name, "conditional_access_enabled");
+        assert!(validate_policy(&policy("linux", false)).is_ok());
+    }
+
+    #[test]
+    fn every_bad_field_is_reported() {
+        let err = validate_policy(&PolicyDraft {
+            name: " ".into(),
+            query: "".into(),
+            platform: "amiga".into(),
+            conditional_access_enabled: false,
+        })
+        .unwrap_err();
+        let names: Vec<&str> = err.0.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["name", "query", "platform"]);
+    }
+
+    #[test]
+    fn labels_are_dynamic_with_a_query_or_manual_without() {
+        let dynamic = LabelDraft {
+            name: "Macs".into(),
+            query: "SELECT 1".into(),
+            platform: "darwin".into(),
+            manual: false,
+        };
+        assert_eq!(validate_label(&dynamic).unwrap(), "darwin");
+        let manual_with_query = LabelDraft {
+            manual: true,
+            ..dynamic.clone()
+        };
+        assert_eq!(validate_label(&manual_with_query).unwrap_err().0[0].name, "query");
+    }
+
+    #[test]
+    fn passwords_follow_fleets_rule() {
+        assert!(validate_password("Correct-horse-1!").is_ok());
+        assert!(validate_password("short-1!").is_err());
+        assert!(validate_password("nodigitsbutlong!").is_err());
+        assert!(validate_password("nosymbols12345678").is_err());
+    }
+
+    #[test]
+    fn emails_need_a_domain() {
+        assert!(validate_email("admin@example.com").is_ok());
+        assert!(validate_email("admin").is_err());
+        assert!(validate_email("@example.com").is_err());
+    }
+}

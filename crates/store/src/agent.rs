@@ -1,0 +1,290 @@
+//! What agents change: enrollment, check-ins, and the results they report.
+
+use crate::hosts::host_from_row;
+use crate::labels::set_membership;
+use crate::records::{HostRecord, LabelType};
+use crate::{as_flag, flag, now, Result, Store, StoreError};
+use flotilla_core::detail::VitalsUpdate;
+use flotilla_core::schedule::HostFreshness;
+use flotilla_core::{HostId, LabelId, LabelOutcome, PlatformSet, PolicyId, PolicyResponse, TeamId};
+use sqlx::Row;
+
+/// A host enrolling (osquery or fleetd). The hardware UUID identifies it: the
+/// same machine enrolling again keeps its record.
+#[derive(Debug, Clone, Default)]
+pub struct EnrollRequest {
+    pub uuid: String,
+    pub osquery_host_id: String,
+    pub team: Option<TeamId>,
+    pub hostname: String,
+    pub computer_name: String,
+    pub hardware_serial: String,
+    pub hardware_model: String,
+    pub platform: String,
+    pub os_version: String,
+    pub osquery_version: String,
+}
+
+/// Which agent key an enrollment issues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentKind {
+    Osquery,
+    Orbit,
+}
+
+/// The host as the agent API needs it on every check-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentHost {
+    pub id: HostId,
+    pub team_id: Option<TeamId>,
+    pub platform: String,
+    pub freshness: HostFreshness,
+}
+
+/// Everything one distributed write changes, applied in one transaction.
+#[derive(Debug, Clone, Default)]
+pub struct AgentWrite {
+    pub vitals: Option<VitalsUpdate>,
+    pub details_answered: bool,
+    pub labels: Vec<(LabelId, LabelOutcome)>,
+    pub labels_answered: bool,
+    pub policies: Vec<(PolicyId, PolicyResponse)>,
+    pub policies_answered: bool,
+}
+
+impl AgentWrite {
+    /// A write answers a refetch once it carries vitals, labels and policies.
+    pub fn completes_refetch(&self) -> bool {
+        self.details_answered && self.labels_answered && self.policies_answered
+    }
+}
+
+impl Store {
+    /// Creates or re-keys the host; returns its id.
+    pub async fn enroll_host(&self, kind: AgentKind, request: &EnrollRequest, key: &str) -> Result<HostId> {
+        let key_column = match kind {
+            AgentKind::Osquery => "node_key",
+            AgentKind::Orbit => "orbit_node_key",
+        };
+        let ts = now();
+        // Fields the agent did not send keep their stored value.
+        let sql = format!(
+            "INSERT INTO hosts (uuid, osquery_host_id, {key_column}, team_id, hostname, computer_name, \
+             hardware_serial, hardware_model, platform, os_version, osquery_version, seen_at, last_enrolled_at, \
+             created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $12) \
+             ON CONFLICT (uuid) DO UPDATE SET {key_column} = excluded.{key_column}, team_id = excluded.team_id, \
+             osquery_host_id = CASE WHEN excluded.osquery_host_id = '' THEN hosts.osquery_host_id ELSE excluded.osquery_host_id END, \
+             hostname = CASE WHEN excluded.hostname = '' THEN hosts.hostname ELSE excluded.hostname END, \
+             computer_name = CASE WHEN excluded.computer_name = '' THEN hosts.computer_name ELSE excluded.computer_name END, \
+             hardware_serial = CASE WHEN excluded.hardware_serial = '' THEN hosts.hardware_serial ELSE excluded.hardware_serial END, \
+             hardware_model = CASE WHEN excluded.hardware_model = '' THEN hosts.hardware_model ELSE excluded.hardware_model END, \
+             platform = CASE WHEN excluded.platform = '' THEN hosts.platform ELSE excluded.platform END, \
+             os_version = CASE WHEN excluded.os_version = '' THEN hosts.os_version ELSE excluded.os_version END, \
+             osquery_version = CASE WHEN excluded.osquery_version = '' THEN hosts.osquery_version ELSE excluded.osquery_version END, \
+             refetch_requested = CASE WHEN hosts.team_id IS NOT DISTINCT FROM excluded.team_id THEN hosts.refetch_requested ELSE 1 END, \
+             seen_at = excluded.seen_at, last_enrolled_at = excluded.last_enrolled_at, updated_at = excluded.updated_at \
+             RETURNING id"
+        );
+        let row = sqlx::query(&sql)
+            .bind(request.uuid.as_str())
+            .bind(request.osquery_host_id.as_str())
+            .bind(key)
+            .bind(request.team.map(|t| t.0))
+            .bind(request.hostname.as_str())
+            .bind(request.computer_name.as_str())
+            .bind(request.hardware_serial.as_str())
+            .bind(request.hardware_model.as_str())
+            .bind(request.platform.as_str())
+            .bind(request.os_version.as_str())
+            .bind(request.osquery_version.as_str())
+            .bind(ts)
+            .fetch_one(&self.pool)
+            .await?;
+        let id = HostId(row.try_get("id")?);
+        if !request.platform.is_empty() {
+            let mut tx = self.pool.begin().await?;
+            self.sync_builtin_labels(&mut tx, id, &request.platform, ts).await?;
+            tx.commit().await?;
+        }
+        Ok(id)
+    }
+
+    /// The host an osquery node key or fleetd orbit node key belongs to.
+    pub async fn agent_host(&self, kind: AgentKind, key: &str) -> Result<Option<AgentHost>> {
+        let key_column = match kind {
+            AgentKind::Osquery => "node_key",
+            AgentKind::Orbit => "orbit_node_key",
+        };
+        let row = sqlx::query(&format!(
+            "SELECT id, team_id, platform, detail_updated_at, label_updated_at, policy_updated_at, \
+             refetch_requested FROM hosts WHERE {key_column} = $1"
+        ))
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(AgentHost {
+            id: HostId(row.try_get("id")?),
+            team_id: row.try_get::<Option<i64>, _>("team_id")?.map(TeamId),
+            platform: row.try_get("platform")?,
+            freshness: HostFreshness {
+                detail_updated_at: row.try_get("detail_updated_at")?,
+                label_updated_at: row.try_get("label_updated_at")?,
+                policy_updated_at: row.try_get("policy_updated_at")?,
+                refetch_requested: flag(&row, "refetch_requested")?,
+            },
+        }))
+    }
+
+    /// Records when hosts were last heard from, in one statement per batch.
+    pub async fn mark_seen(&self, hosts: &[HostId], ts: i64) -> Result<()> {
+        for chunk in hosts.chunks(500) {
+            let params: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!("UPDATE hosts SET seen_at = $1 WHERE id IN ({})", params.join(", "));
+            let mut query = sqlx::query(&sql).bind(ts);
+            for host in chunk {
+                query = query.bind(host.0);
+            }
+            query.execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies one distributed write.
+    pub async fn apply_agent_write(&self, host: HostId, write: &AgentWrite) -> Result<()> {
+        let ts = now();
+        let mut tx = self.pool.begin().await?;
+        if let Some(vitals) = write.vitals.as_ref().filter(|v| !v.is_empty()) {
+            let mdm = vitals.mdm.as_ref();
+            sqlx::query(
+                "UPDATE hosts SET hostname = COALESCE($1, hostname), computer_name = COALESCE($2, computer_name), \
+                 hardware_serial = COALESCE($3, hardware_serial), hardware_model = COALESCE($4, hardware_model), \
+                 platform = COALESCE($5, platform), os_version = COALESCE($6, os_version), \
+                 osquery_version = COALESCE($7, osquery_version), uptime_secs = COALESCE($8, uptime_secs), \
+                 mdm_enrolled = COALESCE($9, mdm_enrolled), mdm_server_url = COALESCE($10, mdm_server_url), \
+                 mdm_installed_from_dep = COALESCE($11, mdm_installed_from_dep), updated_at = $12 WHERE id = $13",
+            )
+            .bind(vitals.hostname.as_deref())
+            .bind(vitals.computer_name.as_deref())
+            .bind(vitals.hardware_serial.as_deref())
+            .bind(vitals.hardware_model.as_deref())
+            .bind(vitals.platform.as_deref())
+            .bind(vitals.os_version.as_deref())
+            .bind(vitals.osquery_version.as_deref())
+            .bind(vitals.uptime_secs)
+            .bind(mdm.map(|m| as_flag(m.enrolled)))
+            .bind(mdm.map(|m| m.server_url.as_str()))
+            .bind(mdm.map(|m| as_flag(m.installed_from_dep)))
+            .bind(ts)
+            .bind(host.0)
+            .execute(&mut *tx)
+            .await?;
+            if let Some(platform) = &vitals.platform {
+                self.sync_builtin_labels(&mut tx, host, platform, ts).await?;
+            }
+        }
+        for (label, outcome) in &write.labels {
+            let member = match outcome {
+                LabelOutcome::Member => true,
+                LabelOutcome::NotMember => false,
+                LabelOutcome::Unchanged => continue,
+            };
+            // The label may have been deleted since the query went out.
+            let exists = sqlx::query("SELECT 1 AS one FROM labels WHERE id = $1")
+                .bind(label.0)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+            if exists {
+                set_membership(&mut tx, *label, host, member, ts).await?;
+            }
+        }
+        for (policy, response) in &write.policies {
+            sqlx::query(
+                "INSERT INTO policy_membership (policy_id, host_id, passes, updated_at) \
+                 SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM policies WHERE id = $1) \
+                 ON CONFLICT (policy_id, host_id) DO UPDATE SET passes = excluded.passes, updated_at = excluded.updated_at",
+            )
+            .bind(policy.0)
+            .bind(host.0)
+            .bind(response.as_stored().map(as_flag))
+            .bind(ts)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let stamp = |answered: bool| answered.then_some(ts);
+        sqlx::query(
+            "UPDATE hosts SET detail_updated_at = COALESCE($1, detail_updated_at), \
+             label_updated_at = COALESCE($2, label_updated_at), policy_updated_at = COALESCE($3, policy_updated_at), \
+             refetch_requested = CASE WHEN $4 = 1 THEN 0 ELSE refetch_requested END, seen_at = $5 WHERE id = $6",
+        )
+        .bind(stamp(write.details_answered))
+        .bind(stamp(write.labels_answered))
+        .bind(stamp(write.policies_answered))
+        .bind(as_flag(write.completes_refetch()))
+        .bind(ts)
+        .bind(host.0)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Built-in labels follow the host's platform rather than a query.
+    async fn sync_builtin_labels(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        host: HostId,
+        platform: &str,
+        ts: i64,
+    ) -> Result<()> {
+        for label in self.builtin_labels().await? {
+            debug_assert_eq!(label.label_type, LabelType::Builtin);
+            let member = PlatformSet::parse(&label.platform).is_ok_and(|set| set.targets_host(platform));
+            set_membership(tx, label.id, host, member, ts).await?;
+        }
+        Ok(())
+    }
+
+    /// Registers the token a host's fleetd uses for the "My device" page,
+    /// replacing the host's previous token.
+    pub async fn set_device_token(&self, host: HostId, token: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let owner = sqlx::query("SELECT host_id FROM device_tokens WHERE token = $1")
+            .bind(token)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(owner) = owner {
+            if owner.try_get::<i64, _>("host_id")? != host.0 {
+                return Err(StoreError::Conflict("device token belongs to another host".into()));
+            }
+        }
+        sqlx::query("DELETE FROM device_tokens WHERE host_id = $1")
+            .bind(host.0)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO device_tokens (token, host_id, refreshed_at) VALUES ($1, $2, $3)")
+            .bind(token)
+            .bind(host.0)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The host of a device token refreshed at or after `fresh_since`.
+    pub async fn host_by_device_token(&self, token: &str, fresh_since: i64) -> Result<Option<HostRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM hosts h LEFT JOIN teams t ON t.id = h.team_id \
+             JOIN device_tokens d ON d.host_id = h.id WHERE d.token = $1 AND d.refreshed_at >= $2",
+            crate::hosts::HOST_COLUMNS_PUBLIC
+        ))
+        .bind(token)
+        .bind(fresh_since)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(host_from_row).transpose()
+    }
+}

@@ -1,0 +1,216 @@
+//! Labels: built-in, dynamic and manual, and which hosts are in them.
+
+use crate::config::record_activity;
+use crate::error::conflict_on_unique;
+use crate::records::{Activity, LabelMembership, LabelRecord, LabelSpec, LabelType};
+use crate::{now, Result, Store, StoreError};
+use flotilla_core::{HostId, LabelId};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+const LABEL_SELECT: &str = "SELECT l.id, l.name, l.description, l.query, l.platform, l.label_type, \
+     l.membership_type, l.created_at, l.updated_at, \
+     (SELECT COUNT(*) FROM label_membership m WHERE m.label_id = l.id) AS host_count FROM labels l";
+
+impl Store {
+    pub async fn create_label(&self, spec: &LabelSpec, activity: Activity) -> Result<LabelRecord> {
+        let ts = now();
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO labels (name, description, query, platform, label_type, membership_type, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'regular', $5, $6, $6) RETURNING id",
+        )
+        .bind(spec.name.as_str())
+        .bind(spec.description.as_str())
+        .bind(spec.query.as_str())
+        .bind(spec.platform.as_str())
+        .bind(membership_column(spec.membership))
+        .bind(ts)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| conflict_on_unique(e, || format!("a label named \"{}\" already exists", spec.name)))?;
+        let id = LabelId(row.try_get("id")?);
+        if spec.membership == LabelMembership::Manual {
+            replace_members(&mut tx, id, &spec.hosts).await?;
+        }
+        record_activity(&mut tx, &activity).await?;
+        tx.commit().await?;
+        self.label(id).await
+    }
+
+    pub async fn label(&self, id: LabelId) -> Result<LabelRecord> {
+        let row = sqlx::query(&format!("{LABEL_SELECT} WHERE l.id = $1"))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound("label"))?;
+        label_from_row(&row)
+    }
+
+    pub async fn labels(&self) -> Result<Vec<LabelRecord>> {
+        let rows = sqlx::query(&format!("{LABEL_SELECT} ORDER BY l.id"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(label_from_row).collect()
+    }
+
+    /// Renames or re-describes a label; a manual label's hosts are replaced
+    /// when `hosts` is given. Built-in labels can't be changed.
+    pub async fn update_label(
+        &self,
+        id: LabelId,
+        name: &str,
+        description: &str,
+        hosts: Option<&[HostId]>,
+        activity: Activity,
+    ) -> Result<LabelRecord> {
+        let current = self.label(id).await?;
+        if current.label_type == LabelType::Builtin {
+            return Err(StoreError::Conflict("built-in labels can't be changed".into()));
+        }
+        if hosts.is_some() && current.membership != LabelMembership::Manual {
+            return Err(StoreError::Conflict("only a manual label's hosts can be set".into()));
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE labels SET name = $1, description = $2, updated_at = $3 WHERE id = $4")
+            .bind(name)
+            .bind(description)
+            .bind(now())
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| conflict_on_unique(e, || format!("a label named \"{name}\" already exists")))?;
+        if let Some(hosts) = hosts {
+            replace_members(&mut tx, id, hosts).await?;
+        }
+        record_activity(&mut tx, &activity).await?;
+        tx.commit().await?;
+        self.label(id).await
+    }
+
+    pub async fn delete_label(&self, id: LabelId, activity: Activity) -> Result<()> {
+        let current = self.label(id).await?;
+        if current.label_type == LabelType::Builtin {
+            return Err(StoreError::Conflict("built-in labels can't be deleted".into()));
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM labels WHERE id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        record_activity(&mut tx, &activity).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The labels a host is in.
+    pub async fn host_labels(&self, host: HostId) -> Result<Vec<LabelRecord>> {
+        let rows = sqlx::query(&format!(
+            "{LABEL_SELECT} WHERE l.id IN (SELECT label_id FROM label_membership WHERE host_id = $1) ORDER BY l.id"
+        ))
+        .bind(host.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(label_from_row).collect()
+    }
+
+    /// The labels whose queries agents answer (dynamic, not built-in).
+    pub async fn dynamic_labels(&self) -> Result<Vec<LabelRecord>> {
+        let rows = sqlx::query(&format!(
+            "{LABEL_SELECT} WHERE l.label_type = 'regular' AND l.membership_type = 'dynamic' ORDER BY l.id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(label_from_row).collect()
+    }
+
+    pub(crate) async fn builtin_labels(&self) -> Result<Vec<LabelRecord>> {
+        let rows = sqlx::query(&format!("{LABEL_SELECT} WHERE l.label_type = 'builtin' ORDER BY l.id"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(label_from_row).collect()
+    }
+}
+
+async fn replace_members(tx: &mut Transaction<'_, Any>, label: LabelId, hosts: &[HostId]) -> Result<()> {
+    sqlx::query("DELETE FROM label_membership WHERE label_id = $1")
+        .bind(label.0)
+        .execute(&mut **tx)
+        .await?;
+    let ts = now();
+    for host in hosts {
+        sqlx::query(
+            "INSERT INTO label_membership (label_id, host_id, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (label_id, host_id) DO NOTHING",
+        )
+        .bind(label.0)
+        .bind(host.0)
+        .bind(ts)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound("host"),
+            other => other.into(),
+        })?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn set_membership(
+    tx: &mut Transaction<'_, Any>,
+    label: LabelId,
+    host: HostId,
+    member: bool,
+    ts: i64,
+) -> Result<()> {
+    if member {
+        sqlx::query(
+            "INSERT INTO label_membership (label_id, host_id, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (label_id, host_id) DO UPDATE SET updated_at = excluded.updated_at",
+        )
+        .bind(label.0)
+        .bind(host.0)
+        .bind(ts)
+        .execute(&mut **tx)
+        .await?;
+    } else {
+        sqlx::query("DELETE FROM label_membership WHERE label_id = $1 AND host_id = $2")
+            .bind(label.0)
+            .bind(host.0)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+fn membership_column(membership: LabelMembership) -> &'static str {
+    match membership {
+        LabelMembership::Dynamic => "dynamic",
+        LabelMembership::Manual => "manual",
+    }
+}
+
+fn label_from_row(row: &AnyRow) -> Result<LabelRecord> {
+    let label_type: String = row.try_get("label_type")?;
+    let membership: String = row.try_get("membership_type")?;
+    Ok(LabelRecord {
+        id: LabelId(row.try_get("id")?),
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        query: row.try_get("query")?,
+        platform: row.try_get("platform")?,
+        label_type: if label_type == "builtin" {
+            LabelType::Builtin
+        } else {
+            LabelType::Regular
+        },
+        membership: if membership == "manual" {
+            LabelMembership::Manual
+        } else {
+            LabelMembership::Dynamic
+        },
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        host_count: row.try_get("host_count")?,
+    })
+}

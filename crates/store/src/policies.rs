@@ -1,0 +1,196 @@
+//! Policies (global, "No team", per team) and their results per host.
+
+use crate::config::record_activity;
+use crate::error::conflict_on_unique;
+use crate::records::{scope_from_column, scope_to_column, Activity, HostPolicy, PolicyRecord, PolicySpec};
+use crate::{as_flag, flag, now, opt_flag, Result, Store, StoreError};
+use flotilla_core::access::Scope;
+use flotilla_core::{HostId, PolicyId, PolicyResponse, TeamId, UserId};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+const POLICY_SELECT: &str = "SELECT p.id, p.team_id, p.name, p.query, p.description, p.resolution, p.platform, \
+     p.critical, p.calendar_events_enabled, p.conditional_access_enabled, p.author_id, p.created_at, p.updated_at, \
+     COALESCE(u.name, '') AS author_name, COALESCE(u.email, '') AS author_email, \
+     (SELECT COUNT(*) FROM policy_membership m WHERE m.policy_id = p.id AND m.passes = 1) AS passing_host_count, \
+     (SELECT COUNT(*) FROM policy_membership m WHERE m.policy_id = p.id AND m.passes = 0) AS failing_host_count \
+     FROM policies p LEFT JOIN users u ON u.id = p.author_id";
+
+fn duplicate_name(name: &str) -> String {
+    format!("a policy named \"{name}\" already exists in this team")
+}
+
+impl Store {
+    pub async fn create_policy(
+        &self,
+        scope: Scope,
+        spec: &PolicySpec,
+        author: Option<UserId>,
+        activity: Activity,
+    ) -> Result<PolicyRecord> {
+        let ts = now();
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO policies (team_id, name, query, description, resolution, platform, critical, \
+             calendar_events_enabled, conditional_access_enabled, author_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+        )
+        .bind(scope_to_column(scope))
+        .bind(spec.name.as_str())
+        .bind(spec.query.as_str())
+        .bind(spec.description.as_str())
+        .bind(spec.resolution.as_str())
+        .bind(spec.platform.as_str())
+        .bind(as_flag(spec.critical))
+        .bind(as_flag(spec.calendar_events_enabled))
+        .bind(as_flag(spec.conditional_access_enabled))
+        .bind(author.map(|a| a.0))
+        .bind(ts)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| conflict_on_unique(e, || duplicate_name(&spec.name)))?;
+        let id = PolicyId(row.try_get("id")?);
+        record_activity(&mut tx, &activity).await?;
+        tx.commit().await?;
+        self.policy(id).await
+    }
+
+    pub async fn policy(&self, id: PolicyId) -> Result<PolicyRecord> {
+        let row = sqlx::query(&format!("{POLICY_SELECT} WHERE p.id = $1"))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound("policy"))?;
+        policy_from_row(&row)
+    }
+
+    /// The policies of one scope, oldest first.
+    pub async fn policies(&self, scope: Scope) -> Result<Vec<PolicyRecord>> {
+        let rows = match scope_to_column(scope) {
+            None => sqlx::query(&format!("{POLICY_SELECT} WHERE p.team_id IS NULL ORDER BY p.id"))
+                .fetch_all(&self.pool)
+                .await?,
+            Some(team) => sqlx::query(&format!("{POLICY_SELECT} WHERE p.team_id = $1 ORDER BY p.id"))
+                .bind(team)
+                .fetch_all(&self.pool)
+                .await?,
+        };
+        rows.iter().map(policy_from_row).collect()
+    }
+
+    /// Replaces a policy's fields. A changed query or platform drops its old results.
+    pub async fn update_policy(&self, id: PolicyId, spec: &PolicySpec, activity: Activity) -> Result<PolicyRecord> {
+        let current = self.policy(id).await?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE policies SET name = $1, query = $2, description = $3, resolution = $4, platform = $5, \
+             critical = $6, calendar_events_enabled = $7, conditional_access_enabled = $8, updated_at = $9 \
+             WHERE id = $10",
+        )
+        .bind(spec.name.as_str())
+        .bind(spec.query.as_str())
+        .bind(spec.description.as_str())
+        .bind(spec.resolution.as_str())
+        .bind(spec.platform.as_str())
+        .bind(as_flag(spec.critical))
+        .bind(as_flag(spec.calendar_events_enabled))
+        .bind(as_flag(spec.conditional_access_enabled))
+        .bind(now())
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict_on_unique(e, || duplicate_name(&spec.name)))?;
+        if current.query != spec.query || current.platform != spec.platform {
+            sqlx::query("DELETE FROM policy_membership WHERE policy_id = $1")
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        record_activity(&mut tx, &activity).await?;
+        tx.commit().await?;
+        self.policy(id).await
+    }
+
+    /// Deletes policies of one scope; every id must belong to it or nothing is deleted.
+    pub async fn delete_policies(&self, scope: Scope, ids: &[PolicyId], activity: Activity) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for id in ids {
+            let deleted = match scope_to_column(scope) {
+                None => sqlx::query("DELETE FROM policies WHERE id = $1 AND team_id IS NULL")
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?,
+                Some(team) => sqlx::query("DELETE FROM policies WHERE id = $1 AND team_id = $2")
+                    .bind(id.0)
+                    .bind(team)
+                    .execute(&mut *tx)
+                    .await?,
+            };
+            if deleted.rows_affected() == 0 {
+                return Err(StoreError::NotFound("policy"));
+            }
+        }
+        record_activity(&mut tx, &activity).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The policies a host of this team is checked against (global ones and its
+    /// team's, or "No team"'s), before platform filtering.
+    pub async fn policies_for_team(&self, team: Option<TeamId>) -> Result<Vec<PolicyRecord>> {
+        let rows = sqlx::query(&format!("{POLICY_SELECT} WHERE p.team_id IS NULL OR p.team_id = $1 ORDER BY p.id"))
+            .bind(team.map_or(0, |t| t.0))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(policy_from_row).collect()
+    }
+
+    /// Each applicable policy with this host's stored result.
+    pub async fn host_policies(&self, host: HostId, team: Option<TeamId>, platform: &str) -> Result<Vec<HostPolicy>> {
+        let results = sqlx::query("SELECT policy_id, passes FROM policy_membership WHERE host_id = $1")
+            .bind(host.0)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| Ok((PolicyId(row.try_get("policy_id")?), opt_flag(row, "passes")?)))
+            .collect::<Result<std::collections::HashMap<_, _>>>()?;
+        let policies = self.policies_for_team(team).await?;
+        Ok(policies
+            .into_iter()
+            .filter(|p| targets(p, platform))
+            .map(|policy| {
+                let response = results
+                    .get(&policy.id)
+                    .map_or(PolicyResponse::Unknown, |passes| PolicyResponse::from_stored(*passes));
+                HostPolicy { policy, response }
+            })
+            .collect())
+    }
+}
+
+/// Whether a policy's platform list covers a host platform.
+pub(crate) fn targets(policy: &PolicyRecord, host_platform: &str) -> bool {
+    flotilla_core::PlatformSet::parse(&policy.platform).is_ok_and(|set| set.targets_host(host_platform))
+}
+
+fn policy_from_row(row: &AnyRow) -> Result<PolicyRecord> {
+    Ok(PolicyRecord {
+        id: PolicyId(row.try_get("id")?),
+        scope: scope_from_column(row.try_get("team_id")?),
+        name: row.try_get("name")?,
+        query: row.try_get("query")?,
+        description: row.try_get("description")?,
+        resolution: row.try_get("resolution")?,
+        platform: row.try_get("platform")?,
+        critical: flag(row, "critical")?,
+        calendar_events_enabled: flag(row, "calendar_events_enabled")?,
+        conditional_access_enabled: flag(row, "conditional_access_enabled")?,
+        author_id: row.try_get::<Option<i64>, _>("author_id")?.map(UserId),
+        author_name: row.try_get("author_name")?,
+        author_email: row.try_get("author_email")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        passing_host_count: row.try_get("passing_host_count")?,
+        failing_host_count: row.try_get("failing_host_count")?,
+    })
+}

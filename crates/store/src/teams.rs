@@ -1,0 +1,206 @@
+//! Teams and enroll secrets.
+
+use crate::config::record_activity;
+use crate::error::conflict_on_unique;
+use crate::records::{Activity, EnrollSecret, TeamRecord};
+use crate::{now, Result, Store, StoreError};
+use flotilla_core::TeamId;
+use serde_json::Value;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+const TEAM_SELECT: &str = "SELECT t.id, t.name, t.description, t.document, t.created_at, \
+     (SELECT COUNT(*) FROM hosts h WHERE h.team_id = t.id) AS host_count FROM teams t";
+
+impl Store {
+    /// Creates a team with its first enroll secret.
+    pub async fn create_team(
+        &self,
+        name: &str,
+        description: &str,
+        document: &Value,
+        secret: &str,
+        activity: Activity,
+    ) -> Result<TeamRecord> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO teams (name, description, document, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(name)
+        .bind(description)
+        .bind(document.to_string())
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| conflict_on_unique(e, || format!("a team named \"{name}\" already exists")))?;
+        let id = TeamId(row.try_get("id")?);
+        insert_secret(&mut tx, secret, Some(id)).await?;
+        record_activity(&mut tx, &activity).await?;
+        tx.commit().await?;
+        self.team(id).await
+    }
+
+    pub async fn team(&self, id: TeamId) -> Result<TeamRecord> {
+        let row = sqlx::query(&format!("{TEAM_SELECT} WHERE t.id = $1"))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound("team"))?;
+        team_from_row(&row)
+    }
+
+    pub async fn teams(&self) -> Result<Vec<TeamRecord>> {
+        let rows = sqlx::query(&format!("{TEAM_SELECT} ORDER BY t.name"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(team_from_row).collect()
+    }
+
+    pub async fn update_team(
+        &self,
+        id: TeamId,
+        name: &str,
+        description: &str,
+        document: &Value,
+        activity: Option<Activity>,
+    ) -> Result<TeamRecord> {
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query("UPDATE teams SET name = $1, description = $2, document = $3 WHERE id = $4")
+            .bind(name)
+            .bind(description)
+            .bind(document.to_string())
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| conflict_on_unique(e, || format!("a team named \"{name}\" already exists")))?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound("team"));
+        }
+        if let Some(activity) = activity {
+            record_activity(&mut tx, &activity).await?;
+        }
+        tx.commit().await?;
+        self.team(id).await
+    }
+
+    /// Deletes a team and its policies; its hosts move to "No team".
+    pub async fn delete_team(&self, id: TeamId, activity: Activity) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM policies WHERE team_id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE hosts SET team_id = NULL, refetch_requested = 1 WHERE team_id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        let deleted = sqlx::query("DELETE FROM teams WHERE id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        if deleted.rows_affected() == 0 {
+            return Err(StoreError::NotFound("team"));
+        }
+        record_activity(&mut tx, &activity).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The enroll secrets of a team, or the global ones for `None`.
+    pub async fn enroll_secrets(&self, team: Option<TeamId>) -> Result<Vec<EnrollSecret>> {
+        let rows = match team {
+            Some(team) => {
+                sqlx::query("SELECT secret, team_id, created_at FROM enroll_secrets WHERE team_id = $1 ORDER BY created_at, secret")
+                    .bind(team.0)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query("SELECT secret, team_id, created_at FROM enroll_secrets WHERE team_id IS NULL ORDER BY created_at, secret")
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter().map(secret_from_row).collect()
+    }
+
+    /// Replaces the secrets of a team (or the global ones); secrets kept keep their age.
+    pub async fn replace_enroll_secrets(
+        &self,
+        team: Option<TeamId>,
+        secrets: &[String],
+        activity: Activity,
+    ) -> Result<Vec<EnrollSecret>> {
+        let mut tx = self.pool.begin().await?;
+        let current = match team {
+            Some(team) => sqlx::query("SELECT secret FROM enroll_secrets WHERE team_id = $1")
+                .bind(team.0)
+                .fetch_all(&mut *tx)
+                .await?,
+            None => sqlx::query("SELECT secret FROM enroll_secrets WHERE team_id IS NULL")
+                .fetch_all(&mut *tx)
+                .await?,
+        };
+        for row in &current {
+            let secret: String = row.try_get("secret")?;
+            if !secrets.contains(&secret) {
+                sqlx::query("DELETE FROM enroll_secrets WHERE secret = $1")
+                    .bind(secret)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        for secret in secrets {
+            let kept = current
+                .iter()
+                .any(|row| row.try_get::<String, _>("secret").is_ok_and(|s| &s == secret));
+            if !kept {
+                insert_secret(&mut tx, secret, team).await?;
+            }
+        }
+        record_activity(&mut tx, &activity).await?;
+        tx.commit().await?;
+        self.enroll_secrets(team).await
+    }
+
+    /// Which scope an enroll secret enrolls into: `Some(team)`, `None` for "No
+    /// team"; an error when the secret is unknown.
+    pub async fn team_for_secret(&self, secret: &str) -> Result<Option<TeamId>> {
+        let row = sqlx::query("SELECT team_id FROM enroll_secrets WHERE secret = $1")
+            .bind(secret)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound("enroll secret"))?;
+        Ok(row.try_get::<Option<i64>, _>("team_id")?.map(TeamId))
+    }
+}
+
+async fn insert_secret(tx: &mut Transaction<'_, Any>, secret: &str, team: Option<TeamId>) -> Result<()> {
+    sqlx::query("INSERT INTO enroll_secrets (secret, team_id, created_at) VALUES ($1, $2, $3)")
+        .bind(secret)
+        .bind(team.map(|t| t.0))
+        .bind(now())
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| conflict_on_unique(e, || "this enroll secret is already in use".to_string()))?;
+    Ok(())
+}
+
+fn team_from_row(row: &AnyRow) -> Result<TeamRecord> {
+    Ok(TeamRecord {
+        id: TeamId(row.try_get("id")?),
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        document: serde_json::from_str(&row.try_get::<String, _>("document")?)?,
+        created_at: row.try_get("created_at")?,
+        host_count: row.try_get("host_count")?,
+    })
+}
+
+fn secret_from_row(row: &AnyRow) -> Result<EnrollSecret> {
+    Ok(EnrollSecret {
+        secret: row.try_get("secret")?,
+        team_id: row.try_get::<Option<i64>, _>("team_id")?.map(TeamId),
+        created_at: row.try_get("created_at")?,
+    })
+}
