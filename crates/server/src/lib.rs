@@ -1,1 +1,95 @@
+//! Flotilla's HTTP server. One router per audience:
+//! - [`agent`]: osquery's remote API and fleetd's orbit API, keyed by node keys;
+//! - [`api`]: the Fleet-compatible admin REST API, keyed by user sessions;
+//! - [`device`]: the end user's "My device" API, keyed by device tokens.
+//!
+//! Handlers are thin: they check access, call the core's rules and the store,
+//! and shape Fleet's JSON in [`views`].
 
+pub mod agent;
+pub mod api;
+mod auth;
+pub mod device;
+pub mod error;
+mod listen;
+mod rate_limit;
+mod secrets;
+mod seen;
+pub mod views;
+
+pub use listen::{serve, Listener, TlsFiles, TlsSetup};
+
+use axum::routing::get;
+use axum::Router;
+use flotilla_core::schedule::Intervals;
+use flotilla_store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Settings fixed at start-up.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub intervals: Intervals,
+    /// How long a device token stays valid after fleetd last refreshed it.
+    pub device_token_ttl: Duration,
+    /// How often buffered "last seen" times are written.
+    pub seen_flush_interval: Duration,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            intervals: Intervals::default(),
+            device_token_ttl: Duration::from_secs(3600),
+            seen_flush_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub settings: Arc<ServerSettings>,
+    seen: seen::SeenBuffer,
+    device_limiter: rate_limit::RateLimiter,
+}
+
+impl AppState {
+    /// Builds the state and starts the background writer of "last seen" times.
+    pub fn new(store: Store, settings: ServerSettings) -> AppState {
+        let seen = seen::SeenBuffer::start(store.clone(), settings.seen_flush_interval);
+        AppState {
+            store,
+            settings: Arc::new(settings),
+            seen,
+            device_limiter: rate_limit::RateLimiter::new(10, Duration::from_secs(60)),
+        }
+    }
+
+    /// Writes what is still buffered; call before the process exits.
+    pub async fn flush(&self) {
+        self.seen.flush().await;
+    }
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(agent::router())
+        .merge(api::router())
+        .merge(device::router())
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> axum::http::StatusCode {
+    match state.store.ping().await {
+        Ok(()) => axum::http::StatusCode::OK,
+        Err(err) => {
+            tracing::warn!(error = %err, "health check: database unreachable");
+            axum::http::StatusCode::SERVICE_UNAVAILABLE
+        }
+    }
+}

@@ -53,10 +53,33 @@ pub struct AgentWrite {
 }
 
 impl AgentWrite {
-    /// A write answers a refetch once it carries vitals, labels and policies.
+    /// A refetch sends every query in one read, so the write that carries the
+    /// vitals is the one that answers it.
     pub fn completes_refetch(&self) -> bool {
-        self.details_answered && self.labels_answered && self.policies_answered
+        self.details_answered
     }
+}
+
+/// Binds an enrollment's values as `$1`..`$12` in the order the enroll statements use.
+fn bind_enroll<'q>(
+    sql: &'q str,
+    request: &'q EnrollRequest,
+    key: &'q str,
+    ts: i64,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    sqlx::query(sql)
+        .bind(request.uuid.as_str())
+        .bind(request.osquery_host_id.as_str())
+        .bind(key)
+        .bind(request.team.map(|t| t.0))
+        .bind(request.hostname.as_str())
+        .bind(request.computer_name.as_str())
+        .bind(request.hardware_serial.as_str())
+        .bind(request.hardware_model.as_str())
+        .bind(request.platform.as_str())
+        .bind(request.os_version.as_str())
+        .bind(request.osquery_version.as_str())
+        .bind(ts)
 }
 
 impl Store {
@@ -68,39 +91,40 @@ impl Store {
         };
         let ts = now();
         // Fields the agent did not send keep their stored value.
-        let sql = format!(
+        let keep = |column: &str, param: usize| {
+            format!("{column} = CASE WHEN ${param} = '' THEN hosts.{column} ELSE ${param} END")
+        };
+        let assignments = [
+            format!("{key_column} = $3"),
+            "team_id = $4".to_string(),
+            keep("osquery_host_id", 2),
+            keep("hostname", 5),
+            keep("computer_name", 6),
+            keep("hardware_serial", 7),
+            keep("hardware_model", 8),
+            keep("platform", 9),
+            keep("os_version", 10),
+            keep("osquery_version", 11),
+            // A host that changes team is asked everything again.
+            "refetch_requested = CASE WHEN hosts.team_id IS NOT DISTINCT FROM $4 THEN hosts.refetch_requested ELSE 1 END"
+                .to_string(),
+            "seen_at = $12, last_enrolled_at = $12, updated_at = $12".to_string(),
+        ]
+        .join(", ");
+        // Update first, so that re-enrolling does not use up ids; insert, and
+        // on a race with a concurrent enroll, update after all.
+        let update = format!("UPDATE hosts SET {assignments} WHERE uuid = $1 RETURNING id");
+        let insert = format!(
             "INSERT INTO hosts (uuid, osquery_host_id, {key_column}, team_id, hostname, computer_name, \
              hardware_serial, hardware_model, platform, os_version, osquery_version, seen_at, last_enrolled_at, \
              created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $12) \
-             ON CONFLICT (uuid) DO UPDATE SET {key_column} = excluded.{key_column}, team_id = excluded.team_id, \
-             osquery_host_id = CASE WHEN excluded.osquery_host_id = '' THEN hosts.osquery_host_id ELSE excluded.osquery_host_id END, \
-             hostname = CASE WHEN excluded.hostname = '' THEN hosts.hostname ELSE excluded.hostname END, \
-             computer_name = CASE WHEN excluded.computer_name = '' THEN hosts.computer_name ELSE excluded.computer_name END, \
-             hardware_serial = CASE WHEN excluded.hardware_serial = '' THEN hosts.hardware_serial ELSE excluded.hardware_serial END, \
-             hardware_model = CASE WHEN excluded.hardware_model = '' THEN hosts.hardware_model ELSE excluded.hardware_model END, \
-             platform = CASE WHEN excluded.platform = '' THEN hosts.platform ELSE excluded.platform END, \
-             os_version = CASE WHEN excluded.os_version = '' THEN hosts.os_version ELSE excluded.os_version END, \
-             osquery_version = CASE WHEN excluded.osquery_version = '' THEN hosts.osquery_version ELSE excluded.osquery_version END, \
-             refetch_requested = CASE WHEN hosts.team_id IS NOT DISTINCT FROM excluded.team_id THEN hosts.refetch_requested ELSE 1 END, \
-             seen_at = excluded.seen_at, last_enrolled_at = excluded.last_enrolled_at, updated_at = excluded.updated_at \
-             RETURNING id"
+             ON CONFLICT (uuid) DO UPDATE SET {assignments} RETURNING id"
         );
-        let row = sqlx::query(&sql)
-            .bind(request.uuid.as_str())
-            .bind(request.osquery_host_id.as_str())
-            .bind(key)
-            .bind(request.team.map(|t| t.0))
-            .bind(request.hostname.as_str())
-            .bind(request.computer_name.as_str())
-            .bind(request.hardware_serial.as_str())
-            .bind(request.hardware_model.as_str())
-            .bind(request.platform.as_str())
-            .bind(request.os_version.as_str())
-            .bind(request.osquery_version.as_str())
-            .bind(ts)
-            .fetch_one(&self.pool)
-            .await?;
+        let row = match bind_enroll(&update, request, key, ts).fetch_optional(&self.pool).await? {
+            Some(row) => row,
+            None => bind_enroll(&insert, request, key, ts).fetch_one(&self.pool).await?,
+        };
         let id = HostId(row.try_get("id")?);
         if !request.platform.is_empty() {
             let mut tx = self.pool.begin().await?;

@@ -128,3 +128,25 @@ pub fn now() -> i64 {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
+
+/// Creates an empty PostgreSQL database named `name` on the server of
+/// `admin_url` and returns its URL: for tests and benchmarks that each need a
+/// fresh database.
+pub async fn create_postgres_database(admin_url: &str, name: &str) -> Result<String> {
+    sqlx::any::install_default_drivers();
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(StoreError::Conflict(format!("\"{name}\" is not a plain database name")));
+    }
+    let pool = AnyPoolOptions::new().max_connections(1).connect(admin_url).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await?;
+    pool.close().await;
+    let (base, query) = match admin_url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (admin_url, String::new()),
+    };
+    let server = match base.rsplit_once('/') {
+        Some((server, _database)) if server.contains("://") && !server.ends_with('/') => server.to_string(),
+        _ => base.trim_end_matches('/').to_string(),
+    };
+    Ok(format!("{server}/{name}{query}"))
+}

@@ -1,0 +1,102 @@
+//! `flotilla serve`.
+
+use anyhow::Context;
+use clap::Args;
+use flotilla_core::schedule::Intervals;
+use flotilla_server::{AppState, Listener, ServerSettings, TlsFiles, TlsSetup};
+use flotilla_store::Store;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Where the embedded database and the self-signed certificate live.
+    #[arg(long, env = "FLOTILLA_DATA_DIR", default_value = "./flotilla-data")]
+    pub data_dir: PathBuf,
+    /// Address and port to listen on.
+    #[arg(long, env = "FLOTILLA_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// PostgreSQL URL (postgres://...) for several replicas; the embedded SQLite database otherwise.
+    #[arg(long, env = "FLOTILLA_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// TLS certificate chain (PEM); with --tls-key.
+    #[arg(long, env = "FLOTILLA_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM); with --tls-cert.
+    #[arg(long, env = "FLOTILLA_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP (behind a TLS-terminating proxy, or in tests).
+    #[arg(long, env = "FLOTILLA_NO_TLS", conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub no_tls: bool,
+    /// How often hosts report their vitals again.
+    #[arg(long, env = "FLOTILLA_DETAIL_INTERVAL", default_value = "1h", value_parser = duration)]
+    pub detail_interval: Duration,
+    /// How often hosts answer label queries again.
+    #[arg(long, env = "FLOTILLA_LABEL_INTERVAL", default_value = "1h", value_parser = duration)]
+    pub label_interval: Duration,
+    /// How often hosts answer policy queries again.
+    #[arg(long, env = "FLOTILLA_POLICY_INTERVAL", default_value = "1h", value_parser = duration)]
+    pub policy_interval: Duration,
+    /// Largest per-host extra delay, as a percentage of each interval.
+    #[arg(long, env = "FLOTILLA_QUERY_JITTER_PERCENT", default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub query_jitter_percent: u8,
+}
+
+pub fn duration(text: &str) -> Result<Duration, String> {
+    flotilla_simulator::parse_duration(text)
+}
+
+impl ServeArgs {
+    fn tls(&self) -> TlsSetup {
+        match (&self.tls_cert, &self.tls_key) {
+            _ if self.no_tls => TlsSetup::Off,
+            (Some(cert), Some(key)) => TlsSetup::Files(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => TlsSetup::SelfSigned {
+                dir: self.data_dir.clone(),
+            },
+        }
+    }
+
+    fn settings(&self) -> ServerSettings {
+        ServerSettings {
+            intervals: Intervals {
+                detail_secs: self.detail_interval.as_secs() as i64,
+                label_secs: self.label_interval.as_secs() as i64,
+                policy_secs: self.policy_interval.as_secs() as i64,
+                jitter_percent: self.query_jitter_percent,
+            },
+            ..ServerSettings::default()
+        }
+    }
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
+    let store = match &args.database_url {
+        Some(url) => Store::open(url).await.context("opening the database")?,
+        None => Store::open_sqlite(&args.data_dir.join("flotilla.db"))
+            .await
+            .context("opening the embedded database")?,
+    };
+    let tls = args.tls().resolve().context("preparing TLS")?;
+    let socket = std::net::TcpListener::bind(&args.listen).with_context(|| format!("listening on {}", args.listen))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("Flotilla is listening on {scheme}://{}", socket.local_addr()?);
+    if let Some(files) = &tls {
+        println!(
+            "TLS certificate: {} (pin it with osquery's --tls_server_certs)",
+            files.cert.display()
+        );
+    }
+    let state = AppState::new(store.clone(), args.settings());
+    let app = flotilla_server::router(state.clone());
+    flotilla_server::serve(Listener { socket, tls }, app, crate::shutdown_signal()).await?;
+    tracing::info!("shutting down");
+    state.flush().await;
+    store.close().await;
+    Ok(())
+}

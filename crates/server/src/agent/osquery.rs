@@ -1,0 +1,272 @@
+//! osquery's remote API (TLS plugins): enroll, config, distributed read/write, log.
+
+use super::{enroll_request_from_details, rows_of, AgentError, AgentResult};
+use crate::error::{ApiError, JsonBody};
+use crate::secrets::random_token;
+use crate::AppState;
+use axum::extract::State;
+use axum::Json;
+use flotilla_core::detail::{detail_queries_for, VitalsUpdate};
+use flotilla_core::query_name::QueryName;
+use flotilla_core::schedule::due_queries;
+use flotilla_core::{LabelOutcome, PlatformSet, PolicyResponse, QueryOutcome};
+use flotilla_store::{AgentHost, AgentKind, AgentWrite, StoreError};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
+
+#[derive(Deserialize)]
+pub struct EnrollBody {
+    #[serde(default)]
+    enroll_secret: String,
+    #[serde(default)]
+    host_identifier: String,
+    #[serde(default)]
+    host_details: Map<String, Value>,
+}
+
+pub async fn enroll(State(state): State<AppState>, JsonBody(body): JsonBody<EnrollBody>) -> AgentResult<Json<Value>> {
+    let team = match state.store.team_for_secret(&body.enroll_secret).await {
+        Ok(team) => team,
+        Err(StoreError::NotFound(_)) => return Err(AgentError::NodeInvalid("invalid enroll secret")),
+        Err(err) => return Err(err.into()),
+    };
+    let mut request = enroll_request_from_details(&body.host_identifier, &body.host_details);
+    if request.uuid.is_empty() {
+        return Err(ApiError::invalid("host_identifier", "a host identifier or system_info.uuid is required").into());
+    }
+    request.team = team;
+    let node_key = random_token(24);
+    let host = state.store.enroll_host(AgentKind::Osquery, &request, &node_key).await?;
+    tracing::info!(host = %host, uuid = %request.uuid, "osquery enrolled");
+    Ok(Json(json!({ "node_key": node_key })))
+}
+
+#[derive(Deserialize)]
+pub struct NodeKeyBody {
+    #[serde(default)]
+    node_key: String,
+}
+
+async fn authenticate(state: &AppState, node_key: &str) -> AgentResult<AgentHost> {
+    if node_key.is_empty() {
+        return Err(AgentError::NodeInvalid("missing node key"));
+    }
+    let host = state
+        .store
+        .agent_host(AgentKind::Osquery, node_key)
+        .await?
+        .ok_or(AgentError::NodeInvalid("invalid node key"))?;
+    state.seen.mark(host.id);
+    Ok(host)
+}
+
+/// The osquery options every host gets unless the admin sets `agent_options`.
+pub fn default_agent_config() -> Value {
+    json!({
+        "options": {
+            "pack_delimiter": "/",
+            "logger_tls_period": 10,
+            "distributed_plugin": "tls",
+            "disable_distributed": false,
+            "logger_tls_endpoint": "/api/osquery/log",
+            "distributed_interval": 10,
+            "distributed_tls_max_attempts": 3
+        },
+        "decorators": {
+            "load": [
+                "SELECT uuid AS host_uuid FROM system_info;",
+                "SELECT hostname AS hostname FROM system_info;"
+            ]
+        }
+    })
+}
+
+pub async fn config(State(state): State<AppState>, JsonBody(body): JsonBody<NodeKeyBody>) -> AgentResult<Json<Value>> {
+    let host = authenticate(&state, &body.node_key).await?;
+    let team_options = match host.team_id {
+        Some(team) => state.store.team(team).await?.document.get("agent_options").cloned(),
+        None => None,
+    };
+    let options = match team_options.filter(|o| !o.is_null()) {
+        Some(options) => Some(options),
+        None => state
+            .store
+            .app_config()
+            .await?
+            .and_then(|c| c.get("agent_options").cloned())
+            .filter(|o| !o.is_null()),
+    };
+    let config = options
+        .and_then(|o| o.get("config").cloned())
+        .filter(Value::is_object)
+        .unwrap_or_else(default_agent_config);
+    Ok(Json(config))
+}
+
+pub async fn distributed_read(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<NodeKeyBody>,
+) -> AgentResult<Json<Value>> {
+    let host = authenticate(&state, &body.node_key).await?;
+    let now = flotilla_store::now();
+    let due = due_queries(host.id.0 as u64, &host.freshness, &state.settings.intervals, now);
+    let mut queries = Map::new();
+    let mut discovery = Map::new();
+    if due.details {
+        for detail in detail_queries_for(&host.platform) {
+            let name = QueryName::Detail(detail.name.to_string()).to_wire();
+            if let Some(check) = detail.discovery {
+                discovery.insert(name.clone(), json!(check));
+            }
+            queries.insert(name, json!(detail.sql));
+        }
+    }
+    let mut nothing_to_ask = AgentWrite::default();
+    if due.labels {
+        let labels = state.store.dynamic_labels().await?;
+        let mut sent = false;
+        for label in labels.iter().filter(|l| targets(&l.platform, &host.platform)) {
+            queries.insert(QueryName::Label(label.id).to_wire(), json!(label.query));
+            sent = true;
+        }
+        nothing_to_ask.labels_answered = !sent;
+    }
+    if due.policies {
+        let policies = state.store.policies_for_team(host.team_id).await?;
+        let mut sent = false;
+        for policy in policies.iter().filter(|p| targets(&p.platform, &host.platform)) {
+            queries.insert(QueryName::Policy(policy.id).to_wire(), json!(policy.query));
+            sent = true;
+        }
+        nothing_to_ask.policies_answered = !sent;
+    }
+    // A kind with nothing to ask is up to date now; otherwise it would be
+    // looked up again on every check-in.
+    if nothing_to_ask.labels_answered || nothing_to_ask.policies_answered {
+        state.store.apply_agent_write(host.id, &nothing_to_ask).await?;
+    }
+    Ok(Json(json!({ "queries": queries, "discovery": discovery, "accelerate": 0 })))
+}
+
+fn targets(platform_list: &str, host_platform: &str) -> bool {
+    PlatformSet::parse(platform_list).is_ok_and(|set| set.targets_host(host_platform))
+}
+
+#[derive(Deserialize)]
+pub struct DistributedWriteBody {
+    #[serde(default)]
+    node_key: String,
+    #[serde(default)]
+    queries: Map<String, Value>,
+    #[serde(default)]
+    statuses: Map<String, Value>,
+}
+
+/// Reads a distributed write into the changes it makes.
+fn interpret_write(body: &DistributedWriteBody) -> AgentWrite {
+    let names: BTreeSet<&String> = body.queries.keys().chain(body.statuses.keys()).collect();
+    let mut write = AgentWrite::default();
+    let mut vitals = VitalsUpdate::default();
+    for name in names {
+        let Some(query) = QueryName::parse(name) else { continue };
+        let rows = body.queries.get(name).map(rows_of).unwrap_or_default();
+        let outcome = QueryOutcome::from_status(body.statuses.get(name), rows.len());
+        match query {
+            QueryName::Detail(detail) => {
+                write.details_answered = true;
+                if matches!(outcome, QueryOutcome::Ran { .. }) {
+                    vitals.absorb(&detail, &rows);
+                }
+            }
+            QueryName::Label(label) => {
+                write.labels_answered = true;
+                write.labels.push((label, LabelOutcome::from_outcome(outcome)));
+            }
+            QueryName::Policy(policy) => {
+                write.policies_answered = true;
+                write.policies.push((policy, PolicyResponse::from_outcome(outcome)));
+            }
+        }
+    }
+    write.vitals = Some(vitals);
+    write
+}
+
+pub async fn distributed_write(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<DistributedWriteBody>,
+) -> AgentResult<Json<Value>> {
+    let host = authenticate(&state, &body.node_key).await?;
+    let write = interpret_write(&body);
+    state.store.apply_agent_write(host.id, &write).await?;
+    Ok(Json(json!({})))
+}
+
+#[derive(Deserialize)]
+pub struct LogBody {
+    #[serde(default)]
+    node_key: String,
+    #[serde(default)]
+    log_type: String,
+    #[serde(default)]
+    data: Vec<Value>,
+}
+
+/// Status and result logs are accepted and acknowledged; status logs go to
+/// the server's own log at debug level. Flotilla keeps no log store yet.
+pub async fn log(State(state): State<AppState>, JsonBody(body): JsonBody<LogBody>) -> AgentResult<Json<Value>> {
+    let host = authenticate(&state, &body.node_key).await?;
+    match body.log_type.as_str() {
+        "status" | "result" => {
+            tracing::debug!(host = %host.id, log_type = %body.log_type, entries = body.data.len(), "agent log");
+            Ok(Json(json!({})))
+        }
+        other => Err(ApiError::invalid("log_type", format!("unknown log type \"{other}\"; use result or status")).into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flotilla_core::{LabelId, PolicyId};
+
+    fn write_of(value: Value) -> AgentWrite {
+        let body: DistributedWriteBody = serde_json::from_value(value).unwrap();
+        interpret_write(&body)
+    }
+
+    #[test]
+    fn a_write_is_read_by_the_pass_fail_unknown_rule() {
+        let write = write_of(json!({
+            "node_key": "k",
+            "queries": {
+                "fleet_policy_query_1": [{"1": "1"}],
+                "fleet_policy_query_2": "",
+                "fleet_policy_query_3": "",
+                "fleet_label_query_9": [{"1": "1"}],
+                "fleet_detail_query_os_version": [{"name": "macOS", "version": "15.1", "platform": "darwin"}],
+                "something_else": []
+            },
+            "statuses": {"fleet_policy_query_1": 0, "fleet_policy_query_2": 0, "fleet_policy_query_3": 1}
+        }));
+        assert_eq!(
+            write.policies,
+            vec![
+                (PolicyId(1), PolicyResponse::Pass),
+                (PolicyId(2), PolicyResponse::Fail),
+                (PolicyId(3), PolicyResponse::Unknown)
+            ]
+        );
+        assert_eq!(write.labels, vec![(LabelId(9), LabelOutcome::Member)]);
+        assert!(write.details_answered && write.labels_answered && write.policies_answered);
+        assert_eq!(write.vitals.unwrap().os_version.as_deref(), Some("macOS 15.1"));
+    }
+
+    #[test]
+    fn a_failed_query_with_no_results_entry_still_counts() {
+        let write = write_of(json!({"node_key": "k", "queries": {}, "statuses": {"fleet_policy_query_4": 1}}));
+        assert_eq!(write.policies, vec![(PolicyId(4), PolicyResponse::Unknown)]);
+        assert!(!write.details_answered);
+    }
+}

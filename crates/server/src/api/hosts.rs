@@ -1,0 +1,185 @@
+//! Hosts: list, count, details, delete, transfer, refetch.
+
+use super::PageParams;
+use crate::auth::Session;
+use crate::error::{ApiError, ApiResult, JsonBody, PathParam, QueryParams};
+use crate::{views, AppState};
+use axum::extract::State;
+use axum::Json;
+use flotilla_core::access::Scope;
+use flotilla_core::{HostId, LabelId, PolicyId, TeamId};
+use flotilla_store::{HostFilter, HostOrder, HostRecord, Page, PolicyResponseFilter};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Host filters; pagination comes separately as [`PageParams`] from the same query string.
+#[derive(Deserialize, Default)]
+pub struct ListParams {
+    team_id: Option<i64>,
+    label_id: Option<i64>,
+    policy_id: Option<i64>,
+    policy_response: Option<String>,
+    query: Option<String>,
+}
+
+fn filter_for(session: &Session, params: &ListParams) -> ApiResult<HostFilter> {
+    // Fleet's team_id=0 means "No team".
+    let team = params.team_id.map(|id| (id != 0).then_some(TeamId(id)));
+    if let Some(team) = team {
+        session.require_read(Scope::of_team(team))?;
+    }
+    let response = match params.policy_response.as_deref() {
+        None | Some("") => None,
+        Some("passing") => Some(PolicyResponseFilter::Passing),
+        Some("failing") => Some(PolicyResponseFilter::Failing),
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "policy_response",
+                format!("\"{other}\" is not valid; use passing or failing"),
+            ))
+        }
+    };
+    if response.is_some() && params.policy_id.is_none() {
+        return Err(ApiError::invalid("policy_response", "policy_response needs policy_id"));
+    }
+    Ok(HostFilter {
+        visible_teams: session.principal.visible_teams(),
+        team,
+        label: params.label_id.map(LabelId),
+        policy: params.policy_id.map(|p| (PolicyId(p), response)),
+        query: params.query.clone(),
+    })
+}
+
+pub fn page_of(params: &PageParams) -> ApiResult<Page> {
+    let order = match params.order_key.as_deref() {
+        None | Some("") | Some("id") => HostOrder::Id,
+        Some("hostname") | Some("display_name") => HostOrder::Hostname,
+        Some("seen_time") => HostOrder::SeenTime,
+        Some("failing_policies_count") | Some("issues") => HostOrder::FailingPolicies,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "order_key",
+                format!("cannot order by \"{other}\"; use id, hostname, seen_time or issues"),
+            ))
+        }
+    };
+    let descending = match params.order_direction.as_deref() {
+        None | Some("") | Some("asc") => false,
+        Some("desc") => true,
+        Some(other) => return Err(ApiError::invalid("order_direction", format!("\"{other}\" is not asc or desc"))),
+    };
+    Ok(Page {
+        page: params.page(),
+        per_page: params.per_page(),
+        order,
+        descending,
+    })
+}
+
+pub fn host_list(hosts: &[HostRecord]) -> Value {
+    let now = flotilla_store::now();
+    json!({ "hosts": hosts.iter().map(|h| views::host(h, now)).collect::<Vec<_>>() })
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    session: Session,
+    QueryParams(params): QueryParams<ListParams>,
+    QueryParams(page): QueryParams<PageParams>,
+) -> ApiResult<Json<Value>> {
+    let filter = filter_for(&session, &params)?;
+    let hosts = state.store.list_hosts(&filter, page_of(&page)?).await?;
+    Ok(Json(host_list(&hosts)))
+}
+
+pub async fn count(
+    State(state): State<AppState>,
+    session: Session,
+    QueryParams(params): QueryParams<ListParams>,
+) -> ApiResult<Json<Value>> {
+    let filter = filter_for(&session, &params)?;
+    Ok(Json(json!({ "count": state.store.count_hosts(&filter).await? })))
+}
+
+fn readable_host(session: &Session, host: HostRecord) -> ApiResult<HostRecord> {
+    if session.principal.can_read(Scope::of_team(host.team_id)) {
+        Ok(host)
+    } else {
+        // Don't tell an outsider that the host exists.
+        Err(ApiError::NotFound("host".into()))
+    }
+}
+
+async fn host_details(state: &AppState, host: &HostRecord) -> ApiResult<Value> {
+    let labels = state.store.host_labels(host.id).await?;
+    let policies = state.store.host_policies(host.id, host.team_id, &host.platform).await?;
+    let mut body = views::host(host, flotilla_store::now());
+    if let Some(object) = body.as_object_mut() {
+        object.insert("labels".into(), labels.iter().map(views::host_label).collect());
+        object.insert("policies".into(), policies.iter().map(views::host_policy).collect());
+    }
+    Ok(json!({ "host": body }))
+}
+
+pub async fn get(State(state): State<AppState>, session: Session, PathParam(id): PathParam<i64>) -> ApiResult<Json<Value>> {
+    let host = state.store.host(HostId(id)).await?;
+    let host = readable_host(&session, host)?;
+    Ok(Json(host_details(&state, &host).await?))
+}
+
+pub async fn get_by_identifier(
+    State(state): State<AppState>,
+    session: Session,
+    PathParam(identifier): PathParam<String>,
+) -> ApiResult<Json<Value>> {
+    let host = state.store.host_by_identifier(&identifier).await?;
+    let host = readable_host(&session, host)?;
+    Ok(Json(host_details(&state, &host).await?))
+}
+
+pub async fn delete(State(state): State<AppState>, session: Session, PathParam(id): PathParam<i64>) -> ApiResult<Json<Value>> {
+    let host = readable_host(&session, state.store.host(HostId(id)).await?)?;
+    session.require_write(Scope::of_team(host.team_id))?;
+    let activity = session.activity("deleted_host", json!({ "host_id": id, "host_display_name": host.hostname }));
+    state.store.delete_host(host.id, activity).await?;
+    Ok(Json(json!({})))
+}
+
+pub async fn refetch(State(state): State<AppState>, session: Session, PathParam(id): PathParam<i64>) -> ApiResult<Json<Value>> {
+    let host = readable_host(&session, state.store.host(HostId(id)).await?)?;
+    state.store.request_refetch(host.id).await?;
+    Ok(Json(json!({})))
+}
+
+#[derive(Deserialize)]
+pub struct TransferBody {
+    team_id: Option<i64>,
+    hosts: Vec<i64>,
+}
+
+/// Moves hosts to a team (`team_id` null or 0: "No team"). The caller must be
+/// able to change both the hosts' current teams and the destination.
+pub async fn transfer(
+    State(state): State<AppState>,
+    session: Session,
+    JsonBody(body): JsonBody<TransferBody>,
+) -> ApiResult<Json<Value>> {
+    let destination = body.team_id.filter(|id| *id != 0).map(TeamId);
+    session.require_write(Scope::of_team(destination))?;
+    if let Some(team) = destination {
+        state.store.team(team).await?;
+    }
+    let mut ids = Vec::with_capacity(body.hosts.len());
+    for id in &body.hosts {
+        let host = state.store.host(HostId(*id)).await?;
+        session.require_write(Scope::of_team(host.team_id))?;
+        ids.push(host.id);
+    }
+    let activity = session.activity(
+        "transferred_hosts",
+        json!({ "team_id": destination.map(|t| t.0), "host_ids": body.hosts }),
+    );
+    state.store.transfer_hosts(&ids, destination, activity).await?;
+    Ok(Json(json!({})))
+}

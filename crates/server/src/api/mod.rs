@@ -1,0 +1,101 @@
+//! The admin REST API, Fleet-compatible, served under `/api/v1/fleet` and `/api/latest/fleet`.
+
+mod config;
+mod hosts;
+mod labels;
+mod policies;
+mod session;
+mod teams;
+mod users;
+
+use crate::AppState;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+
+/// Admin requests are small JSON documents.
+const ADMIN_BODY: usize = 2 * 1024 * 1024;
+
+pub fn router() -> Router<AppState> {
+    let fleet = Router::new()
+        .route("/login", post(session::login))
+        .route("/logout", post(session::logout))
+        .route("/me", get(session::me))
+        .route("/users", get(users::list))
+        .route("/users/admin", post(users::create))
+        .route("/users/{id}", get(users::get).patch(users::modify).delete(users::delete))
+        .route("/config", get(config::get).patch(config::modify))
+        .route("/teams", get(teams::list).post(teams::create))
+        .route("/teams/{id}", get(teams::get).patch(teams::modify).delete(teams::delete))
+        .route("/teams/{id}/secrets", get(teams::secrets).patch(teams::replace_secrets))
+        .route("/teams/{id}/agent_options", post(teams::set_agent_options))
+        .route("/spec/enroll_secret", get(teams::global_secrets).post(teams::replace_global_secrets))
+        .route("/hosts", get(hosts::list))
+        .route("/hosts/count", get(hosts::count))
+        .route("/hosts/transfer", post(hosts::transfer))
+        .route("/hosts/identifier/{identifier}", get(hosts::get_by_identifier))
+        .route("/hosts/{id}", get(hosts::get).delete(hosts::delete))
+        .route("/hosts/{id}/refetch", post(hosts::refetch))
+        .route("/labels", get(labels::list).post(labels::create))
+        .route("/labels/{id}", get(labels::get).patch(labels::modify).delete(labels::delete_by_name))
+        .route("/labels/id/{id}", axum::routing::delete(labels::delete_by_id))
+        .route("/labels/{id}/hosts", get(labels::hosts))
+        .route("/global/policies", get(policies::list_global).post(policies::create_global))
+        .route("/global/policies/delete", post(policies::delete_global))
+        .route("/global/policies/{id}", get(policies::get_global).patch(policies::modify_global))
+        .route("/teams/{id}/policies", get(policies::list_team).post(policies::create_team))
+        .route("/teams/{id}/policies/delete", post(policies::delete_team))
+        .route(
+            "/teams/{id}/policies/{policy_id}",
+            get(policies::get_team).patch(policies::modify_team),
+        )
+        .route("/activities", get(config::activities));
+    Router::new()
+        .route("/api/v1/setup", post(session::setup))
+        .route("/api/latest/setup", post(session::setup))
+        .nest("/api/v1/fleet", fleet.clone())
+        .nest("/api/latest/fleet", fleet)
+        .layer(DefaultBodyLimit::max(ADMIN_BODY))
+        .route_layer(axum::middleware::from_fn(no_store))
+}
+
+/// Admin answers carry tokens and secrets: never cache them.
+async fn no_store(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+/// Pagination as Fleet takes it: `page` from 0, `per_page` (default 100, at most 10,000).
+#[derive(Debug, serde::Deserialize, Default)]
+pub struct PageParams {
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+    pub order_key: Option<String>,
+    pub order_direction: Option<String>,
+}
+
+impl PageParams {
+    pub fn page(&self) -> i64 {
+        self.page.unwrap_or(0).max(0)
+    }
+
+    pub fn per_page(&self) -> i64 {
+        self.per_page.unwrap_or(100).clamp(1, 10_000)
+    }
+}
+
+/// Team names by id, for views that show them.
+async fn team_names(state: &AppState) -> Result<Vec<(i64, String)>, crate::error::ApiError> {
+    Ok(state
+        .store
+        .teams()
+        .await?
+        .into_iter()
+        .map(|t| (t.id.0, t.name))
+        .collect())
+}
+
