@@ -97,7 +97,10 @@ fn text(row: &Row, column: &str) -> Option<String> {
 }
 
 fn truthy(row: &Row, column: &str) -> bool {
-    matches!(text(row, column).as_deref(), Some("1" | "true" | "True" | "yes"))
+    matches!(
+        text(row, column).as_deref(),
+        Some("1" | "true" | "True" | "yes")
+    )
 }
 
 /// "macOS 14.4.1" from os_version's `name` and `version`, as Fleet shows it.
@@ -189,7 +192,9 @@ mod tests {
         let mut update = VitalsUpdate::default();
         update.absorb(
             "os_version",
-            &[row(json!({"name": "macOS", "version": "14.4.1", "platform": "darwin"}))],
+            &[row(
+                json!({"name": "macOS", "version": "14.4.1", "platform": "darwin"}),
+            )],
         );
         update.absorb(
             "system_info",

@@ -15,8 +15,25 @@ pub enum Platform {
 
 /// osquery's `os_version.platform` values that belong to the Linux family.
 const LINUX_DISTRIBUTIONS: &[&str] = &[
-    "linux", "ubuntu", "debian", "rhel", "centos", "fedora", "amzn", "arch", "manjaro", "gentoo",
-    "opensuse", "suse", "sles", "kali", "pop", "linuxmint", "nixos", "rocky", "almalinux",
+    "linux",
+    "ubuntu",
+    "debian",
+    "rhel",
+    "centos",
+    "fedora",
+    "amzn",
+    "arch",
+    "manjaro",
+    "gentoo",
+    "opensuse",
+    "suse",
+    "sles",
+    "kali",
+    "pop",
+    "linuxmint",
+    "nixos",
+    "rocky",
+    "almalinux",
 ];
 
 impl Platform {
@@ -70,8 +87,7 @@ impl PlatformSet {
     pub fn parse(list: &str) -> Result<PlatformSet, String> {
         let mut platforms = Vec::new();
         for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let platform =
-                Platform::from_target_name(entry).ok_or_else(|| entry.to_string())?;
+            let platform = Platform::from_target_name(entry).ok_or_else(|| entry.to_string())?;
             if !platforms.contains(&platform) {
                 platforms.push(platform);
             }

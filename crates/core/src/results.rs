@@ -106,7 +106,10 @@ mod tests {
         assert_eq!(PolicyResponse::from_outcome(ran(1)), PolicyResponse::Pass);
         assert_eq!(PolicyResponse::from_outcome(ran(0)), PolicyResponse::Fail);
         let failed = QueryOutcome::from_status(Some(&json!(1)), 3);
-        assert_eq!(PolicyResponse::from_outcome(failed), PolicyResponse::Unknown);
+        assert_eq!(
+            PolicyResponse::from_outcome(failed),
+            PolicyResponse::Unknown
+        );
         assert_eq!(PolicyResponse::Unknown.as_stored(), None);
         assert_eq!(PolicyResponse::Unknown.as_api_str(), "");
     }
@@ -121,7 +124,10 @@ mod tests {
             QueryOutcome::from_status(Some(&json!("1")), 0),
             QueryOutcome::Failed
         );
-        assert_eq!(QueryOutcome::from_status(None, 0), QueryOutcome::Ran { rows: 0 });
+        assert_eq!(
+            QueryOutcome::from_status(None, 0),
+            QueryOutcome::Ran { rows: 0 }
+        );
     }
 
     #[test]

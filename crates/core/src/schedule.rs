@@ -155,7 +155,11 @@ mod tests {
         let values: Vec<i64> = (0..1000).map(|h| jitter_secs(h, 3600, 10)).collect();
         assert!(values.iter().all(|v| (0..360).contains(v)));
         let distinct: std::collections::HashSet<_> = values.iter().collect();
-        assert!(distinct.len() > 250, "only {} distinct delays", distinct.len());
+        assert!(
+            distinct.len() > 250,
+            "only {} distinct delays",
+            distinct.len()
+        );
         assert_eq!(jitter_secs(17, 3600, 0), 0);
     }
 

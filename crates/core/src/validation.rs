@@ -121,7 +121,9 @@ pub fn validate_label(draft: &LabelDraft) -> Result<String, ValidationErrors> {
             None => {
                 errors.add(
                     "platform",
-                    format!("unsupported platform \"{platform}\"; use darwin, windows, linux or chrome"),
+                    format!(
+                        "unsupported platform \"{platform}\"; use darwin, windows, linux or chrome"
+                    ),
                 );
                 String::new()
             }
@@ -149,13 +151,16 @@ pub fn validate_password(password: &str) -> Result<(), ValidationErrors> {
 
 /// A minimal shape check: one `@` with text on both sides and a dot in the domain.
 pub fn validate_email(email: &str) -> Result<(), ValidationErrors> {
-    let valid = email
-        .split_once('@')
-        .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.'));
+    let valid = email.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+    });
     if valid {
         Ok(())
     } else {
-        Err(ValidationErrors::single("email", "email address is not valid"))
+        Err(ValidationErrors::single(
+            "email",
+            "email address is not valid",
+        ))
     }
 }
 
@@ -207,7 +212,10 @@ mod tests {
             manual: true,
             ..dynamic.clone()
         };
-        assert_eq!(validate_label(&manual_with_query).unwrap_err().0[0].name, "query");
+        assert_eq!(
+            validate_label(&manual_with_query).unwrap_err().0[0].name,
+            "query"
+        );
     }
 
     #[test]

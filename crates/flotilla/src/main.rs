@@ -7,7 +7,11 @@ mod simulate;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "flotilla", version, about = "Device compliance for Microsoft Entra conditional access, Fleet-compatible")]
+#[command(
+    name = "flotilla",
+    version,
+    about = "Device compliance for Microsoft Entra conditional access, Fleet-compatible"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -27,12 +31,15 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn")
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,

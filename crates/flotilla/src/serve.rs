@@ -83,9 +83,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .context("opening the embedded database")?,
     };
     let tls = args.tls().resolve().context("preparing TLS")?;
-    let socket = std::net::TcpListener::bind(&args.listen).with_context(|| format!("listening on {}", args.listen))?;
+    let socket = std::net::TcpListener::bind(&args.listen)
+        .with_context(|| format!("listening on {}", args.listen))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    println!("Flotilla is listening on {scheme}://{}", socket.local_addr()?);
+    println!(
+        "Flotilla is listening on {scheme}://{}",
+        socket.local_addr()?
+    );
     if let Some(files) = &tls {
         println!(
             "TLS certificate: {} (pin it with osquery's --tls_server_certs)",

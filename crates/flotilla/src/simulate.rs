@@ -39,7 +39,8 @@ pub struct SimulateArgs {
 pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let scenario = match &args.scenario {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
             Scenario::from_yaml(&text).with_context(|| format!("scenario {}", path.display()))?
         }
         None => Scenario::default(),
@@ -56,10 +57,18 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         max_in_flight: 512,
     };
     let report = flotilla_simulator::run(config, args.duration, crate::shutdown_signal()).await?;
-    let enrolled = report.hosts.iter().filter(|h| !h.policies.is_empty() || !h.labels.is_empty()).count();
-    eprintln!("{} hosts simulated, {enrolled} answered queries", report.hosts.len());
+    let enrolled = report
+        .hosts
+        .iter()
+        .filter(|h| !h.policies.is_empty() || !h.labels.is_empty())
+        .count();
+    eprintln!(
+        "{} hosts simulated, {enrolled} answered queries",
+        report.hosts.len()
+    );
     if let Some(path) = &args.report {
-        std::fs::write(path, serde_json::to_vec_pretty(&report)?).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("report written to {}", path.display());
     }
     Ok(())

@@ -59,7 +59,11 @@ pub fn principal_of(user: &UserRecord) -> Principal {
 }
 
 fn bearer_token(parts: &Parts) -> Option<&str> {
-    let header = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let token = header
         .strip_prefix("Bearer ")
         .or_else(|| header.strip_prefix("bearer "))?
@@ -70,7 +74,10 @@ fn bearer_token(parts: &Parts) -> Option<&str> {
 impl FromRequestParts<AppState> for Session {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts).ok_or(ApiError::Unauthenticated)?;
         let hash = token_hash(token);
         let user = state

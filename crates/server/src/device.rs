@@ -14,7 +14,10 @@ pub fn router() -> Router<AppState> {
     for prefix in ["/api/v1/fleet/device", "/api/latest/fleet/device"] {
         router = router
             .route(&format!("{prefix}/{{token}}"), get(device_host))
-            .route(&format!("{prefix}/{{token}}/policies"), get(device_policies))
+            .route(
+                &format!("{prefix}/{{token}}/policies"),
+                get(device_policies),
+            )
             .route(&format!("{prefix}/{{token}}/refetch"), post(device_refetch));
     }
     router
@@ -42,11 +45,17 @@ async fn device_host(
     PathParam(token): PathParam<String>,
 ) -> ApiResult<Json<Value>> {
     let host = host_for_token(&state, addr, &token).await?;
-    let policies = state.store.host_policies(host.id, host.team_id, &host.platform).await?;
+    let policies = state
+        .store
+        .host_policies(host.id, host.team_id, &host.platform)
+        .await?;
     let org = state.store.app_config().await?.unwrap_or_default();
     let mut body = views::host(&host, flotilla_store::now());
     if let Some(object) = body.as_object_mut() {
-        object.insert("policies".into(), policies.iter().map(views::host_policy).collect());
+        object.insert(
+            "policies".into(),
+            policies.iter().map(views::host_policy).collect(),
+        );
     }
     Ok(Json(json!({
         "host": body,
@@ -62,8 +71,13 @@ async fn device_policies(
     PathParam(token): PathParam<String>,
 ) -> ApiResult<Json<Value>> {
     let host = host_for_token(&state, addr, &token).await?;
-    let policies = state.store.host_policies(host.id, host.team_id, &host.platform).await?;
-    Ok(Json(json!({ "policies": policies.iter().map(views::host_policy).collect::<Vec<_>>() })))
+    let policies = state
+        .store
+        .host_policies(host.id, host.team_id, &host.platform)
+        .await?;
+    Ok(Json(
+        json!({ "policies": policies.iter().map(views::host_policy).collect::<Vec<_>>() }),
+    ))
 }
 
 async fn device_refetch(

@@ -55,7 +55,11 @@ impl ApiError {
                 "Resource Not Found".into(),
                 base(&format!("{what} was not found in the datastore")),
             ),
-            ApiError::Conflict(msg) => (StatusCode::CONFLICT, "Resource Already Exists".into(), base(msg)),
+            ApiError::Conflict(msg) => (
+                StatusCode::CONFLICT,
+                "Resource Already Exists".into(),
+                base(msg),
+            ),
             ApiError::Invalid(errors) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "Validation Failed".into(),
@@ -83,7 +87,11 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message, errors) = self.parts();
-        (status, Json(json!({ "message": message, "errors": errors }))).into_response()
+        (
+            status,
+            Json(json!({ "message": message, "errors": errors })),
+        )
+            .into_response()
     }
 }
 
@@ -131,14 +139,19 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::BadRequest(rejection.body_text())
-            }
-        })?;
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge
+                } else {
+                    ApiError::BadRequest(rejection.body_text())
+                }
+            })?;
         serde_json::from_slice(&bytes)
             .map(JsonBody)
             .map_err(|err| ApiError::BadRequest(format!("invalid JSON body: {err}")))

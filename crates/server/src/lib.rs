@@ -84,7 +84,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> axum::http::StatusCode {
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> axum::http::StatusCode {
     match state.store.ping().await {
         Ok(()) => axum::http::StatusCode::OK,
         Err(err) => {

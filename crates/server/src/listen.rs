@@ -78,7 +78,11 @@ fn ensure_self_signed(dir: &Path) -> Result<TlsFiles, ListenError> {
         path: dir.to_path_buf(),
         source,
     })?;
-    let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+    let names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
     let certified = rcgen::generate_simple_self_signed(names)?;
     write_file(&files.key, &certified.key_pair.serialize_pem(), true)?;
     write_file(&files.cert, &certified.cert.pem(), false)?;

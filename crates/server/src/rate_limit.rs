@@ -25,14 +25,18 @@ impl RateLimiter {
 
     /// Whether this address has used up its failures for the current window.
     pub fn is_blocked(&self, addr: IpAddr) -> bool {
-        let Ok(failures) = self.failures.lock() else { return false };
-        failures
-            .get(&addr)
-            .is_some_and(|(start, count)| start.elapsed() < self.window && *count >= self.max_failures)
+        let Ok(failures) = self.failures.lock() else {
+            return false;
+        };
+        failures.get(&addr).is_some_and(|(start, count)| {
+            start.elapsed() < self.window && *count >= self.max_failures
+        })
     }
 
     pub fn record_failure(&self, addr: IpAddr) {
-        let Ok(mut failures) = self.failures.lock() else { return };
+        let Ok(mut failures) = self.failures.lock() else {
+            return;
+        };
         if failures.len() > 100_000 {
             let window = self.window;
             failures.retain(|_, (start, _)| start.elapsed() < window);

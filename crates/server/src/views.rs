@@ -2,8 +2,8 @@
 
 use flotilla_core::access::Scope;
 use flotilla_store::{
-    EnrollSecret, HostPolicy, HostRecord, LabelMembership, LabelRecord, LabelType, PolicyRecord, TeamRecord,
-    UserRecord,
+    EnrollSecret, HostPolicy, HostRecord, LabelMembership, LabelRecord, LabelType, PolicyRecord,
+    TeamRecord, UserRecord,
 };
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;

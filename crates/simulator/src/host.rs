@@ -67,8 +67,16 @@ impl SimHost {
     }
 
     /// The host's answer to a policy at this point of the run.
-    pub fn policy_answer(&self, shared: &Shared, name: Option<&str>, query: &str, elapsed: Duration) -> Answer {
-        shared.scenario.policy_answer(shared.seed, self.index(), name, query, elapsed)
+    pub fn policy_answer(
+        &self,
+        shared: &Shared,
+        name: Option<&str>,
+        query: &str,
+        elapsed: Duration,
+    ) -> Answer {
+        shared
+            .scenario
+            .policy_answer(shared.seed, self.index(), name, query, elapsed)
     }
 }
 
@@ -78,8 +86,17 @@ enum CallError {
     Other,
 }
 
-async fn call(shared: &Shared, endpoint: Endpoint, path: &str, body: &Value) -> Result<Value, CallError> {
-    let _permit = shared.in_flight.acquire().await.map_err(|_| CallError::Other)?;
+async fn call(
+    shared: &Shared,
+    endpoint: Endpoint,
+    path: &str,
+    body: &Value,
+) -> Result<Value, CallError> {
+    let _permit = shared
+        .in_flight
+        .acquire()
+        .await
+        .map_err(|_| CallError::Other)?;
     let started = Instant::now();
     let result = shared
         .client
@@ -88,8 +105,12 @@ async fn call(shared: &Shared, endpoint: Endpoint, path: &str, body: &Value) -> 
         .send()
         .await;
     let outcome = match result {
-        Ok(response) if response.status().is_success() => response.json::<Value>().await.map_err(|_| CallError::Other),
-        Ok(response) if response.status() == reqwest::StatusCode::UNAUTHORIZED => Err(CallError::NodeInvalid),
+        Ok(response) if response.status().is_success() => {
+            response.json::<Value>().await.map_err(|_| CallError::Other)
+        }
+        Ok(response) if response.status() == reqwest::StatusCode::UNAUTHORIZED => {
+            Err(CallError::NodeInvalid)
+        }
         Ok(response) => {
             tracing::debug!(status = %response.status(), path, "request refused");
             Err(CallError::Other)
@@ -99,19 +120,33 @@ async fn call(shared: &Shared, endpoint: Endpoint, path: &str, body: &Value) -> 
             Err(CallError::Other)
         }
     };
-    shared.stats.record(endpoint, started.elapsed(), outcome.is_ok());
+    shared
+        .stats
+        .record(endpoint, started.elapsed(), outcome.is_ok());
     outcome
 }
 
 async fn get(shared: &Shared, endpoint: Endpoint, path: &str) -> Result<Value, CallError> {
-    let _permit = shared.in_flight.acquire().await.map_err(|_| CallError::Other)?;
+    let _permit = shared
+        .in_flight
+        .acquire()
+        .await
+        .map_err(|_| CallError::Other)?;
     let started = Instant::now();
-    let result = shared.client.get(format!("{}{path}", shared.server)).send().await;
+    let result = shared
+        .client
+        .get(format!("{}{path}", shared.server))
+        .send()
+        .await;
     let outcome = match result {
-        Ok(response) if response.status().is_success() => response.json::<Value>().await.map_err(|_| CallError::Other),
+        Ok(response) if response.status().is_success() => {
+            response.json::<Value>().await.map_err(|_| CallError::Other)
+        }
         _ => Err(CallError::Other),
     };
-    shared.stats.record(endpoint, started.elapsed(), outcome.is_ok());
+    shared
+        .stats
+        .record(endpoint, started.elapsed(), outcome.is_ok());
     outcome
 }
 
@@ -177,7 +212,13 @@ impl SimHost {
         .await?;
         let orbit_key = text_field(&orbit, "orbit_node_key").ok_or(CallError::Other)?;
         self.register_device_token(shared, &orbit_key).await?;
-        call(shared, Endpoint::OrbitConfig, Endpoint::OrbitConfig.path(), &json!({"orbit_node_key": orbit_key})).await?;
+        call(
+            shared,
+            Endpoint::OrbitConfig,
+            Endpoint::OrbitConfig.path(),
+            &json!({"orbit_node_key": orbit_key}),
+        )
+        .await?;
         let node_key = self.enroll_osquery(shared).await?;
         Ok(Keys {
             orbit: orbit_key,
@@ -197,11 +238,21 @@ impl SimHost {
         )
         .await?;
         let node_key = text_field(&enrolled, "node_key").ok_or(CallError::Other)?;
-        call(shared, Endpoint::Config, Endpoint::Config.path(), &json!({"node_key": node_key})).await?;
+        call(
+            shared,
+            Endpoint::Config,
+            Endpoint::Config.path(),
+            &json!({"node_key": node_key}),
+        )
+        .await?;
         Ok(node_key)
     }
 
-    async fn register_device_token(&self, shared: &Shared, orbit_key: &str) -> Result<(), CallError> {
+    async fn register_device_token(
+        &self,
+        shared: &Shared,
+        orbit_key: &str,
+    ) -> Result<(), CallError> {
         call(
             shared,
             Endpoint::DeviceToken,
@@ -223,10 +274,17 @@ impl SimHost {
         }
         let path = format!("{}/{}/policies", Endpoint::Device.path(), self.device_token);
         let body = get(shared, Endpoint::Device, &path).await?;
-        let policies = body.get("policies").and_then(Value::as_array).cloned().unwrap_or_default();
+        let policies = body
+            .get("policies")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         if let Ok(mut names) = shared.policy_names.write() {
             for policy in policies {
-                if let (Some(id), Some(name)) = (policy.get("id").and_then(Value::as_i64), text_field(&policy, "name")) {
+                if let (Some(id), Some(name)) = (
+                    policy.get("id").and_then(Value::as_i64),
+                    text_field(&policy, "name"),
+                ) {
                     names.insert(id, name);
                 }
             }
@@ -238,7 +296,9 @@ impl SimHost {
         let id = &self.identity;
         match name {
             "os_version" => json!([self.os_version_row()]),
-            "osquery_info" => json!([{"version": "5.14.1", "uuid": id.uuid, "build_platform": "darwin"}]),
+            "osquery_info" => {
+                json!([{"version": "5.14.1", "uuid": id.uuid, "build_platform": "darwin"}])
+            }
             "system_info" => json!([self.system_info_row()]),
             "uptime" => {
                 let base = mix(shared.seed, id.index, "uptime") % (30 * 86_400);
@@ -259,7 +319,9 @@ impl SimHost {
     /// The Platform SSO row, when the host is registered with Entra.
     fn entra_rows(&self, shared: &Shared) -> Value {
         match shared.scenario.entra_upn(shared.seed, self.index()) {
-            Some(upn) => json!([{"device_id": self.entra_device_id(shared), "user_principal_name": upn}]),
+            Some(upn) => {
+                json!([{"device_id": self.entra_device_id(shared), "user_principal_name": upn}])
+            }
             None => json!(""),
         }
     }
@@ -278,8 +340,17 @@ impl SimHost {
     }
 
     /// Answers one distributed read: the body of the distributed write.
-    async fn answer(&self, shared: &Shared, node_key: &str, read: &Value) -> Result<Option<Value>, CallError> {
-        let queries = read.get("queries").and_then(Value::as_object).cloned().unwrap_or_default();
+    async fn answer(
+        &self,
+        shared: &Shared,
+        node_key: &str,
+        read: &Value,
+    ) -> Result<Option<Value>, CallError> {
+        let queries = read
+            .get("queries")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
         if queries.is_empty() {
             return Ok(None);
         }
@@ -291,14 +362,21 @@ impl SimHost {
             self.learn_policy_names(shared, &policy_ids).await?;
         }
         let elapsed = shared.started.elapsed();
-        let names = shared.policy_names.read().map(|n| n.clone()).unwrap_or_default();
+        let names = shared
+            .policy_names
+            .read()
+            .map(|n| n.clone())
+            .unwrap_or_default();
         let mut results = Map::new();
         let mut statuses = Map::new();
         let mut messages = Map::new();
         let mut asked = self.asked.lock().map_err(|_| CallError::Other)?;
         for (name, sql) in &queries {
             let sql = sql.as_str().unwrap_or_default();
-            let (rows, status) = if let Some(id) = name.strip_prefix(POLICY_PREFIX).and_then(|i| i.parse::<i64>().ok()) {
+            let (rows, status) = if let Some(id) = name
+                .strip_prefix(POLICY_PREFIX)
+                .and_then(|i| i.parse::<i64>().ok())
+            {
                 let policy_name = names.get(&id).cloned();
                 let answer = self.policy_answer(shared, policy_name.as_deref(), sql, elapsed);
                 asked.policies.insert(id, (policy_name, sql.to_string()));
@@ -310,10 +388,22 @@ impl SimHost {
                         (json!(""), 1)
                     }
                 }
-            } else if let Some(id) = name.strip_prefix(LABEL_PREFIX).and_then(|i| i.parse::<i64>().ok()) {
-                let matches = shared.scenario.label_matches(shared.seed, self.index(), sql);
+            } else if let Some(id) = name
+                .strip_prefix(LABEL_PREFIX)
+                .and_then(|i| i.parse::<i64>().ok())
+            {
+                let matches = shared
+                    .scenario
+                    .label_matches(shared.seed, self.index(), sql);
                 asked.labels.insert(id, matches);
-                (if matches { json!([{"1": "1"}]) } else { json!("") }, 0)
+                (
+                    if matches {
+                        json!([{"1": "1"}])
+                    } else {
+                        json!("")
+                    },
+                    0,
+                )
             } else if sql.contains("app_sso_platform") {
                 (self.entra_rows(shared), 0)
             } else if let Some(detail) = name.strip_prefix(DETAIL_PREFIX) {
@@ -332,7 +422,9 @@ impl SimHost {
 
     /// Whether a flip that just came due changes one of this host's answers.
     fn flipped(&self, shared: &Shared, before: Duration, now: Duration) -> bool {
-        let Ok(asked) = self.asked.lock() else { return false };
+        let Ok(asked) = self.asked.lock() else {
+            return false;
+        };
         shared.scenario.flips_due(before, now).any(|flip| {
             asked.policies.values().any(|(name, query)| {
                 name.as_deref() == Some(flip.policy.as_str())
@@ -345,7 +437,9 @@ impl SimHost {
     /// Runs until `stop` turns true.
     pub async fn run(self: Arc<Self>, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         // Spread hosts over one interval, as real fleets are.
-        let offset = Duration::from_millis(mix(shared.seed, self.index(), "start") % shared.interval.as_millis().max(1) as u64);
+        let offset = Duration::from_millis(
+            mix(shared.seed, self.index(), "start") % shared.interval.as_millis().max(1) as u64,
+        );
         if !pause(&mut stop, offset).await {
             return;
         }
@@ -359,13 +453,21 @@ impl SimHost {
                 }
             }
         };
-        shared.stats.enrolled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        shared
+            .stats
+            .enrolled
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut token_refreshed = Instant::now();
         let mut checked_flips_at = shared.started.elapsed();
         let mut round: u64 = 0;
         loop {
             round += 1;
-            if token_refreshed.elapsed() >= DEVICE_TOKEN_REFRESH && self.register_device_token(&shared, &keys.orbit).await.is_ok() {
+            if token_refreshed.elapsed() >= DEVICE_TOKEN_REFRESH
+                && self
+                    .register_device_token(&shared, &keys.orbit)
+                    .await
+                    .is_ok()
+            {
                 token_refreshed = Instant::now();
             }
             let now = shared.started.elapsed();
@@ -383,8 +485,14 @@ impl SimHost {
                 }
                 Err(CallError::Other) | Ok(()) => {}
             }
-            if round % 6 == 0 {
-                let _ = call(&shared, Endpoint::OrbitConfig, Endpoint::OrbitConfig.path(), &json!({"orbit_node_key": keys.orbit})).await;
+            if round.is_multiple_of(6) {
+                let _ = call(
+                    &shared,
+                    Endpoint::OrbitConfig,
+                    Endpoint::OrbitConfig.path(),
+                    &json!({"orbit_node_key": keys.orbit}),
+                )
+                .await;
                 let status = json!({"node_key": keys.node, "log_type": "status", "data": [
                     {"severity": "0", "filename": "distributed.cpp", "line": "120", "message": "Executing distributed query", "version": "5.14.1"}
                 ]});
@@ -397,9 +505,21 @@ impl SimHost {
     }
 
     async fn check_in(&self, shared: &Shared, node_key: &str) -> Result<(), CallError> {
-        let read = call(shared, Endpoint::DistributedRead, Endpoint::DistributedRead.path(), &json!({"node_key": node_key})).await?;
+        let read = call(
+            shared,
+            Endpoint::DistributedRead,
+            Endpoint::DistributedRead.path(),
+            &json!({"node_key": node_key}),
+        )
+        .await?;
         if let Some(write) = self.answer(shared, node_key, &read).await? {
-            call(shared, Endpoint::DistributedWrite, Endpoint::DistributedWrite.path(), &write).await?;
+            call(
+                shared,
+                Endpoint::DistributedWrite,
+                Endpoint::DistributedWrite.path(),
+                &write,
+            )
+            .await?;
         }
         Ok(())
     }

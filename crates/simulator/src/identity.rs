@@ -3,7 +3,8 @@
 use crate::scenario::mix;
 
 const OWNERS: &[&str] = &[
-    "alex", "sam", "jordan", "taylor", "morgan", "casey", "riley", "jamie", "avery", "quinn", "drew", "robin",
+    "alex", "sam", "jordan", "taylor", "morgan", "casey", "riley", "jamie", "avery", "quinn",
+    "drew", "robin",
 ];
 const MODELS: &[(&str, &str)] = &[
     ("macbook-pro", "Mac15,3"),
@@ -50,7 +51,8 @@ impl Identity {
         let mut serial_bits = mix(seed, index, "serial");
         let serial: String = (0..10)
             .map(|_| {
-                let c = SERIAL_ALPHABET[(serial_bits % SERIAL_ALPHABET.len() as u64) as usize] as char;
+                let c =
+                    SERIAL_ALPHABET[(serial_bits % SERIAL_ALPHABET.len() as u64) as usize] as char;
                 serial_bits /= SERIAL_ALPHABET.len() as u64;
                 c
             })
@@ -86,9 +88,11 @@ mod tests {
     #[test]
     fn identities_are_deterministic_and_distinct() {
         assert_eq!(Identity::new(7, 3), Identity::new(7, 3));
-        let ids: std::collections::HashSet<String> = (0..5000).map(|i| Identity::new(7, i).uuid).collect();
+        let ids: std::collections::HashSet<String> =
+            (0..5000).map(|i| Identity::new(7, i).uuid).collect();
         assert_eq!(ids.len(), 5000);
-        let serials: std::collections::HashSet<String> = (0..5000).map(|i| Identity::new(7, i).serial).collect();
+        let serials: std::collections::HashSet<String> =
+            (0..5000).map(|i| Identity::new(7, i).serial).collect();
         assert_eq!(serials.len(), 5000);
         assert_ne!(Identity::new(7, 3).uuid, Identity::new(8, 3).uuid);
     }

@@ -129,7 +129,10 @@ impl Simulation {
         let _ = self.stop.send(true);
         // Hosts stop between requests; one stuck on a slow request is cut off.
         let all_stopped = async { while self.tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(Duration::from_secs(30), all_stopped).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(30), all_stopped)
+            .await
+            .is_err()
+        {
             self.tasks.abort_all();
         }
         if let Some(summary) = self.summary.take() {
@@ -158,13 +161,22 @@ impl Simulation {
                         .policies
                         .iter()
                         .map(|(pid, (name, query))| {
-                            (pid.to_string(), host.policy_answer(shared, name.as_deref(), query, elapsed))
+                            (
+                                pid.to_string(),
+                                host.policy_answer(shared, name.as_deref(), query, elapsed),
+                            )
                         })
                         .collect(),
-                    labels: asked.labels.iter().map(|(lid, m)| (lid.to_string(), *m)).collect(),
-                    entra: shared.scenario.entra_upn(shared.seed, id.index).map(|upn| EntraReport {
-                        device_id: host.entra_device_id(shared),
-                        upn,
+                    labels: asked
+                        .labels
+                        .iter()
+                        .map(|(lid, m)| (lid.to_string(), *m))
+                        .collect(),
+                    entra: shared.scenario.entra_upn(shared.seed, id.index).map(|upn| {
+                        EntraReport {
+                            device_id: host.entra_device_id(shared),
+                            upn,
+                        }
                     }),
                     mdm_enrolled: shared.scenario.mdm_enrolled(shared.seed, id.index),
                 }

@@ -81,7 +81,8 @@ impl Stats {
             return None;
         }
         samples.sort_unstable();
-        let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
+        let at =
+            |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
         Some(LatencySummary {
             count: samples.len(),
             p50_ms: at(0.50),
@@ -112,7 +113,7 @@ pub async fn print_summary(stats: std::sync::Arc<Stats>, hosts: usize) {
         if terminal {
             eprint!("\r{line}   ");
             let _ = std::io::stderr().flush();
-        } else if ticks % 10 == 0 {
+        } else if ticks.is_multiple_of(10) {
             eprintln!("{line}");
         }
     }

@@ -84,7 +84,12 @@ fn bind_enroll<'q>(
 
 impl Store {
     /// Creates or re-keys the host; returns its id.
-    pub async fn enroll_host(&self, kind: AgentKind, request: &EnrollRequest, key: &str) -> Result<HostId> {
+    pub async fn enroll_host(
+        &self,
+        kind: AgentKind,
+        request: &EnrollRequest,
+        key: &str,
+    ) -> Result<HostId> {
         let key_column = match kind {
             AgentKind::Osquery => "node_key",
             AgentKind::Orbit => "orbit_node_key",
@@ -121,14 +126,22 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $12) \
              ON CONFLICT (uuid) DO UPDATE SET {assignments} RETURNING id"
         );
-        let row = match bind_enroll(&update, request, key, ts).fetch_optional(&self.pool).await? {
+        let row = match bind_enroll(&update, request, key, ts)
+            .fetch_optional(&self.pool)
+            .await?
+        {
             Some(row) => row,
-            None => bind_enroll(&insert, request, key, ts).fetch_one(&self.pool).await?,
+            None => {
+                bind_enroll(&insert, request, key, ts)
+                    .fetch_one(&self.pool)
+                    .await?
+            }
         };
         let id = HostId(row.try_get("id")?);
         if !request.platform.is_empty() {
             let mut tx = self.pool.begin().await?;
-            self.sync_builtin_labels(&mut tx, id, &request.platform, ts).await?;
+            self.sync_builtin_labels(&mut tx, id, &request.platform, ts)
+                .await?;
             tx.commit().await?;
         }
         Ok(id)
@@ -165,7 +178,10 @@ impl Store {
     pub async fn mark_seen(&self, hosts: &[HostId], ts: i64) -> Result<()> {
         for chunk in hosts.chunks(500) {
             let params: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-            let sql = format!("UPDATE hosts SET seen_at = $1 WHERE id IN ({})", params.join(", "));
+            let sql = format!(
+                "UPDATE hosts SET seen_at = $1 WHERE id IN ({})",
+                params.join(", ")
+            );
             let mut query = sqlx::query(&sql).bind(ts);
             for host in chunk {
                 query = query.bind(host.0);
@@ -205,7 +221,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             if let Some(platform) = &vitals.platform {
-                self.sync_builtin_labels(&mut tx, host, platform, ts).await?;
+                self.sync_builtin_labels(&mut tx, host, platform, ts)
+                    .await?;
             }
         }
         for (label, outcome) in &write.labels {
@@ -265,7 +282,8 @@ impl Store {
     ) -> Result<()> {
         for label in self.builtin_labels().await? {
             debug_assert_eq!(label.label_type, LabelType::Builtin);
-            let member = PlatformSet::parse(&label.platform).is_ok_and(|set| set.targets_host(platform));
+            let member =
+                PlatformSet::parse(&label.platform).is_ok_and(|set| set.targets_host(platform));
             set_membership(tx, label.id, host, member, ts).await?;
         }
         Ok(())
@@ -281,7 +299,9 @@ impl Store {
             .await?;
         if let Some(owner) = owner {
             if owner.try_get::<i64, _>("host_id")? != host.0 {
-                return Err(StoreError::Conflict("device token belongs to another host".into()));
+                return Err(StoreError::Conflict(
+                    "device token belongs to another host".into(),
+                ));
             }
         }
         sqlx::query("DELETE FROM device_tokens WHERE host_id = $1")
@@ -299,7 +319,11 @@ impl Store {
     }
 
     /// The host of a device token refreshed at or after `fresh_since`.
-    pub async fn host_by_device_token(&self, token: &str, fresh_since: i64) -> Result<Option<HostRecord>> {
+    pub async fn host_by_device_token(
+        &self,
+        token: &str,
+        fresh_since: i64,
+    ) -> Result<Option<HostRecord>> {
         let row = sqlx::query(&format!(
             "SELECT {} FROM hosts h LEFT JOIN teams t ON t.id = h.team_id \
              JOIN device_tokens d ON d.host_id = h.id WHERE d.token = $1 AND d.refreshed_at >= $2",

@@ -13,12 +13,18 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         match row {
-            Some(row) => Ok(Some(serde_json::from_str(&row.try_get::<String, _>("document")?)?)),
+            Some(row) => Ok(Some(serde_json::from_str(
+                &row.try_get::<String, _>("document")?,
+            )?)),
             None => Ok(None),
         }
     }
 
-    pub async fn save_app_config(&self, document: &Value, activity: Option<Activity>) -> Result<()> {
+    pub async fn save_app_config(
+        &self,
+        document: &Value,
+        activity: Option<Activity>,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         upsert_app_config(&mut tx, document).await?;
         if let Some(activity) = activity {
@@ -53,7 +59,10 @@ impl Store {
     }
 }
 
-pub(crate) async fn upsert_app_config(tx: &mut Transaction<'_, Any>, document: &Value) -> Result<()> {
+pub(crate) async fn upsert_app_config(
+    tx: &mut Transaction<'_, Any>,
+    document: &Value,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO app_config (id, document) VALUES (1, $1) \
          ON CONFLICT (id) DO UPDATE SET document = excluded.document",
@@ -64,7 +73,10 @@ pub(crate) async fn upsert_app_config(tx: &mut Transaction<'_, Any>, document: &
     Ok(())
 }
 
-pub(crate) async fn record_activity(tx: &mut Transaction<'_, Any>, activity: &Activity) -> Result<()> {
+pub(crate) async fn record_activity(
+    tx: &mut Transaction<'_, Any>,
+    activity: &Activity,
+) -> Result<()> {
     let Actor { id, name } = &activity.actor;
     sqlx::query(
         "INSERT INTO activities (actor_id, actor_name, activity_type, details, created_at) \

@@ -77,7 +77,8 @@ impl Conditions {
                 c.clauses.push("1 = 0".into());
             } else {
                 let params: Vec<String> = visible.iter().map(|t| c.param(Bind::Int(t.0))).collect();
-                c.clauses.push(format!("h.team_id IN ({})", params.join(", ")));
+                c.clauses
+                    .push(format!("h.team_id IN ({})", params.join(", ")));
             }
         }
         match filter.team {
@@ -105,8 +106,17 @@ impl Conditions {
                 "h.id IN (SELECT pf.host_id FROM policy_membership pf WHERE pf.policy_id = {p}{passes})"
             ));
         }
-        if let Some(query) = filter.query.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            let escaped = query.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        if let Some(query) = filter
+            .query
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+        {
+            let escaped = query
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
             let p = c.param(Bind::Text(format!("%{escaped}%")));
             c.clauses.push(format!(
                 "(LOWER(h.hostname) LIKE {p} ESCAPE '\\' OR LOWER(h.computer_name) LIKE {p} ESCAPE '\\' \
@@ -154,23 +164,34 @@ impl Store {
             "SELECT {HOST_COLUMNS} {HOST_FROM} {} ORDER BY {order} {direction}, h.id {direction} LIMIT {limit} OFFSET {offset}",
             conditions.where_sql()
         );
-        let rows = conditions.bind(sqlx::query(&sql)).fetch_all(&self.pool).await?;
+        let rows = conditions
+            .bind(sqlx::query(&sql))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(host_from_row).collect()
     }
 
     pub async fn count_hosts(&self, filter: &HostFilter) -> Result<i64> {
         let conditions = Conditions::from_filter(filter);
-        let sql = format!("SELECT COUNT(*) AS n {HOST_FROM} {}", conditions.where_sql());
-        let row = conditions.bind(sqlx::query(&sql)).fetch_one(&self.pool).await?;
+        let sql = format!(
+            "SELECT COUNT(*) AS n {HOST_FROM} {}",
+            conditions.where_sql()
+        );
+        let row = conditions
+            .bind(sqlx::query(&sql))
+            .fetch_one(&self.pool)
+            .await?;
         Ok(row.try_get("n")?)
     }
 
     pub async fn host(&self, id: HostId) -> Result<HostRecord> {
-        let row = sqlx::query(&format!("SELECT {HOST_COLUMNS} {HOST_FROM} WHERE h.id = $1"))
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound("host"))?;
+        let row = sqlx::query(&format!(
+            "SELECT {HOST_COLUMNS} {HOST_FROM} WHERE h.id = $1"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("host"))?;
         host_from_row(&row)
     }
 
@@ -203,7 +224,12 @@ impl Store {
 
     /// Moves hosts to a team (or "No team"). Their team's policies differ, so
     /// old results are dropped and everything is asked again.
-    pub async fn transfer_hosts(&self, hosts: &[HostId], team: Option<TeamId>, activity: Activity) -> Result<()> {
+    pub async fn transfer_hosts(
+        &self,
+        hosts: &[HostId],
+        team: Option<TeamId>,
+        activity: Activity,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         for host in hosts {
             let moved = sqlx::query("UPDATE hosts SET team_id = $1, refetch_requested = 1, updated_at = $2 WHERE id = $3")
@@ -252,7 +278,9 @@ impl Store {
             match self.host_by_identifier(identifier).await {
                 Ok(host) => ids.push(host.id),
                 Err(StoreError::NotFound(_)) => {
-                    return Err(StoreError::Conflict(format!("no host matches \"{identifier}\"")))
+                    return Err(StoreError::Conflict(format!(
+                        "no host matches \"{identifier}\""
+                    )))
                 }
                 Err(err) => return Err(err),
             }

@@ -8,7 +8,8 @@ use flotilla_core::{HostId, LabelId};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-const LABEL_SELECT: &str = "SELECT l.id, l.name, l.description, l.query, l.platform, l.label_type, \
+const LABEL_SELECT: &str =
+    "SELECT l.id, l.name, l.description, l.query, l.platform, l.label_type, \
      l.membership_type, l.created_at, l.updated_at, \
      (SELECT COUNT(*) FROM label_membership m WHERE m.label_id = l.id) AS host_count FROM labels l";
 
@@ -66,10 +67,14 @@ impl Store {
     ) -> Result<LabelRecord> {
         let current = self.label(id).await?;
         if current.label_type == LabelType::Builtin {
-            return Err(StoreError::Conflict("built-in labels can't be changed".into()));
+            return Err(StoreError::Conflict(
+                "built-in labels can't be changed".into(),
+            ));
         }
         if hosts.is_some() && current.membership != LabelMembership::Manual {
-            return Err(StoreError::Conflict("only a manual label's hosts can be set".into()));
+            return Err(StoreError::Conflict(
+                "only a manual label's hosts can be set".into(),
+            ));
         }
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE labels SET name = $1, description = $2, updated_at = $3 WHERE id = $4")
@@ -79,7 +84,9 @@ impl Store {
             .bind(id.0)
             .execute(&mut *tx)
             .await
-            .map_err(|e| conflict_on_unique(e, || format!("a label named \"{name}\" already exists")))?;
+            .map_err(|e| {
+                conflict_on_unique(e, || format!("a label named \"{name}\" already exists"))
+            })?;
         if let Some(hosts) = hosts {
             replace_members(&mut tx, id, hosts).await?;
         }
@@ -91,7 +98,9 @@ impl Store {
     pub async fn delete_label(&self, id: LabelId, activity: Activity) -> Result<()> {
         let current = self.label(id).await?;
         if current.label_type == LabelType::Builtin {
-            return Err(StoreError::Conflict("built-in labels can't be deleted".into()));
+            return Err(StoreError::Conflict(
+                "built-in labels can't be deleted".into(),
+            ));
         }
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM labels WHERE id = $1")
@@ -125,14 +134,20 @@ impl Store {
     }
 
     pub(crate) async fn builtin_labels(&self) -> Result<Vec<LabelRecord>> {
-        let rows = sqlx::query(&format!("{LABEL_SELECT} WHERE l.label_type = 'builtin' ORDER BY l.id"))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(&format!(
+            "{LABEL_SELECT} WHERE l.label_type = 'builtin' ORDER BY l.id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(label_from_row).collect()
     }
 }
 
-async fn replace_members(tx: &mut Transaction<'_, Any>, label: LabelId, hosts: &[HostId]) -> Result<()> {
+async fn replace_members(
+    tx: &mut Transaction<'_, Any>,
+    label: LabelId,
+    hosts: &[HostId],
+) -> Result<()> {
     sqlx::query("DELETE FROM label_membership WHERE label_id = $1")
         .bind(label.0)
         .execute(&mut **tx)
@@ -149,7 +164,9 @@ async fn replace_members(tx: &mut Transaction<'_, Any>, label: LabelId, hosts: &
         .execute(&mut **tx)
         .await
         .map_err(|e| match e {
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound("host"),
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                StoreError::NotFound("host")
+            }
             other => other.into(),
         })?;
     }

@@ -65,18 +65,20 @@ impl Store {
         let options = match backend {
             // SQLite allows one writer at a time; a small pool with WAL lets
             // readers proceed while the writer works.
-            Backend::Sqlite => AnyPoolOptions::new()
-                .max_connections(8)
-                .after_connect(|conn, _meta| {
-                    Box::pin(async move {
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                        )
-                        .await?;
-                        Ok(())
+                            )
+                            .await?;
+                            Ok(())
+                        })
                     })
-                }),
+            }
             Backend::Postgres => AnyPoolOptions::new().max_connections(16),
         };
         let pool = options
@@ -135,18 +137,46 @@ pub fn now() -> i64 {
 pub async fn create_postgres_database(admin_url: &str, name: &str) -> Result<String> {
     sqlx::any::install_default_drivers();
     if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(StoreError::Conflict(format!("\"{name}\" is not a plain database name")));
+        return Err(StoreError::Conflict(format!(
+            "\"{name}\" is not a plain database name"
+        )));
     }
-    let pool = AnyPoolOptions::new().max_connections(1).connect(admin_url).await?;
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(admin_url)
+        .await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&pool)
+        .await?;
     pool.close().await;
     let (base, query) = match admin_url.split_once('?') {
         Some((base, query)) => (base, format!("?{query}")),
         None => (admin_url, String::new()),
     };
     let server = match base.rsplit_once('/') {
-        Some((server, _database)) if server.contains("://") && !server.ends_with('/') => server.to_string(),
+        Some((server, _database)) if server.contains("://") && !server.ends_with('/') => {
+            server.to_string()
+        }
         _ => base.trim_end_matches('/').to_string(),
     };
     Ok(format!("{server}/{name}{query}"))
+}
+
+/// Drops a database made by [`create_postgres_database`].
+pub async fn drop_postgres_database(admin_url: &str, name: &str) -> Result<()> {
+    sqlx::any::install_default_drivers();
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(StoreError::Conflict(format!(
+            "\"{name}\" is not a plain database name"
+        )));
+    }
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(admin_url)
+        .await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&pool)
+        .await?;
+    pool.close().await;
+    Ok(())
 }

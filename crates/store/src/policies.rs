@@ -2,7 +2,9 @@
 
 use crate::config::record_activity;
 use crate::error::conflict_on_unique;
-use crate::records::{scope_from_column, scope_to_column, Activity, HostPolicy, PolicyRecord, PolicySpec};
+use crate::records::{
+    scope_from_column, scope_to_column, Activity, HostPolicy, PolicyRecord, PolicySpec,
+};
 use crate::{as_flag, flag, now, opt_flag, Result, Store, StoreError};
 use flotilla_core::access::Scope;
 use flotilla_core::{HostId, PolicyId, PolicyResponse, TeamId, UserId};
@@ -67,19 +69,32 @@ impl Store {
     /// The policies of one scope, oldest first.
     pub async fn policies(&self, scope: Scope) -> Result<Vec<PolicyRecord>> {
         let rows = match scope_to_column(scope) {
-            None => sqlx::query(&format!("{POLICY_SELECT} WHERE p.team_id IS NULL ORDER BY p.id"))
+            None => {
+                sqlx::query(&format!(
+                    "{POLICY_SELECT} WHERE p.team_id IS NULL ORDER BY p.id"
+                ))
                 .fetch_all(&self.pool)
-                .await?,
-            Some(team) => sqlx::query(&format!("{POLICY_SELECT} WHERE p.team_id = $1 ORDER BY p.id"))
+                .await?
+            }
+            Some(team) => {
+                sqlx::query(&format!(
+                    "{POLICY_SELECT} WHERE p.team_id = $1 ORDER BY p.id"
+                ))
                 .bind(team)
                 .fetch_all(&self.pool)
-                .await?,
+                .await?
+            }
         };
         rows.iter().map(policy_from_row).collect()
     }
 
     /// Replaces a policy's fields. A changed query or platform drops its old results.
-    pub async fn update_policy(&self, id: PolicyId, spec: &PolicySpec, activity: Activity) -> Result<PolicyRecord> {
+    pub async fn update_policy(
+        &self,
+        id: PolicyId,
+        spec: &PolicySpec,
+        activity: Activity,
+    ) -> Result<PolicyRecord> {
         let current = self.policy(id).await?;
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -112,19 +127,28 @@ impl Store {
     }
 
     /// Deletes policies of one scope; every id must belong to it or nothing is deleted.
-    pub async fn delete_policies(&self, scope: Scope, ids: &[PolicyId], activity: Activity) -> Result<()> {
+    pub async fn delete_policies(
+        &self,
+        scope: Scope,
+        ids: &[PolicyId],
+        activity: Activity,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         for id in ids {
             let deleted = match scope_to_column(scope) {
-                None => sqlx::query("DELETE FROM policies WHERE id = $1 AND team_id IS NULL")
-                    .bind(id.0)
-                    .execute(&mut *tx)
-                    .await?,
-                Some(team) => sqlx::query("DELETE FROM policies WHERE id = $1 AND team_id = $2")
-                    .bind(id.0)
-                    .bind(team)
-                    .execute(&mut *tx)
-                    .await?,
+                None => {
+                    sqlx::query("DELETE FROM policies WHERE id = $1 AND team_id IS NULL")
+                        .bind(id.0)
+                        .execute(&mut *tx)
+                        .await?
+                }
+                Some(team) => {
+                    sqlx::query("DELETE FROM policies WHERE id = $1 AND team_id = $2")
+                        .bind(id.0)
+                        .bind(team)
+                        .execute(&mut *tx)
+                        .await?
+                }
             };
             if deleted.rows_affected() == 0 {
                 return Err(StoreError::NotFound("policy"));
@@ -138,22 +162,35 @@ impl Store {
     /// The policies a host of this team is checked against (global ones and its
     /// team's, or "No team"'s), before platform filtering.
     pub async fn policies_for_team(&self, team: Option<TeamId>) -> Result<Vec<PolicyRecord>> {
-        let rows = sqlx::query(&format!("{POLICY_SELECT} WHERE p.team_id IS NULL OR p.team_id = $1 ORDER BY p.id"))
-            .bind(team.map_or(0, |t| t.0))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(&format!(
+            "{POLICY_SELECT} WHERE p.team_id IS NULL OR p.team_id = $1 ORDER BY p.id"
+        ))
+        .bind(team.map_or(0, |t| t.0))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(policy_from_row).collect()
     }
 
     /// Each applicable policy with this host's stored result.
-    pub async fn host_policies(&self, host: HostId, team: Option<TeamId>, platform: &str) -> Result<Vec<HostPolicy>> {
-        let results = sqlx::query("SELECT policy_id, passes FROM policy_membership WHERE host_id = $1")
-            .bind(host.0)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|row| Ok((PolicyId(row.try_get("policy_id")?), opt_flag(row, "passes")?)))
-            .collect::<Result<std::collections::HashMap<_, _>>>()?;
+    pub async fn host_policies(
+        &self,
+        host: HostId,
+        team: Option<TeamId>,
+        platform: &str,
+    ) -> Result<Vec<HostPolicy>> {
+        let results =
+            sqlx::query("SELECT policy_id, passes FROM policy_membership WHERE host_id = $1")
+                .bind(host.0)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok((
+                        PolicyId(row.try_get("policy_id")?),
+                        opt_flag(row, "passes")?,
+                    ))
+                })
+                .collect::<Result<std::collections::HashMap<_, _>>>()?;
         let policies = self.policies_for_team(team).await?;
         Ok(policies
             .into_iter()
@@ -161,7 +198,9 @@ impl Store {
             .map(|policy| {
                 let response = results
                     .get(&policy.id)
-                    .map_or(PolicyResponse::Unknown, |passes| PolicyResponse::from_stored(*passes));
+                    .map_or(PolicyResponse::Unknown, |passes| {
+                        PolicyResponse::from_stored(*passes)
+                    });
                 HostPolicy { policy, response }
             })
             .collect())
@@ -170,7 +209,8 @@ impl Store {
 
 /// Whether a policy's platform list covers a host platform.
 pub(crate) fn targets(policy: &PolicyRecord, host_platform: &str) -> bool {
-    flotilla_core::PlatformSet::parse(&policy.platform).is_ok_and(|set| set.targets_host(host_platform))
+    flotilla_core::PlatformSet::parse(&policy.platform)
+        .is_ok_and(|set| set.targets_host(host_platform))
 }
 
 fn policy_from_row(row: &AnyRow) -> Result<PolicyRecord> {

@@ -65,14 +65,16 @@ impl Store {
         activity: Option<Activity>,
     ) -> Result<TeamRecord> {
         let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query("UPDATE teams SET name = $1, description = $2, document = $3 WHERE id = $4")
-            .bind(name)
-            .bind(description)
-            .bind(document.to_string())
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| conflict_on_unique(e, || format!("a team named \"{name}\" already exists")))?;
+        let updated = sqlx::query(
+            "UPDATE teams SET name = $1, description = $2, document = $3 WHERE id = $4",
+        )
+        .bind(name)
+        .bind(description)
+        .bind(document.to_string())
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict_on_unique(e, || format!("a team named \"{name}\" already exists")))?;
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound("team"));
         }
@@ -133,13 +135,17 @@ impl Store {
     ) -> Result<Vec<EnrollSecret>> {
         let mut tx = self.pool.begin().await?;
         let current = match team {
-            Some(team) => sqlx::query("SELECT secret FROM enroll_secrets WHERE team_id = $1")
-                .bind(team.0)
-                .fetch_all(&mut *tx)
-                .await?,
-            None => sqlx::query("SELECT secret FROM enroll_secrets WHERE team_id IS NULL")
-                .fetch_all(&mut *tx)
-                .await?,
+            Some(team) => {
+                sqlx::query("SELECT secret FROM enroll_secrets WHERE team_id = $1")
+                    .bind(team.0)
+                    .fetch_all(&mut *tx)
+                    .await?
+            }
+            None => {
+                sqlx::query("SELECT secret FROM enroll_secrets WHERE team_id IS NULL")
+                    .fetch_all(&mut *tx)
+                    .await?
+            }
         };
         for row in &current {
             let secret: String = row.try_get("secret")?;
@@ -151,9 +157,10 @@ impl Store {
             }
         }
         for secret in secrets {
-            let kept = current
-                .iter()
-                .any(|row| row.try_get::<String, _>("secret").is_ok_and(|s| &s == secret));
+            let kept = current.iter().any(|row| {
+                row.try_get::<String, _>("secret")
+                    .is_ok_and(|s| &s == secret)
+            });
             if !kept {
                 insert_secret(&mut tx, secret, team).await?;
             }
@@ -175,14 +182,20 @@ impl Store {
     }
 }
 
-async fn insert_secret(tx: &mut Transaction<'_, Any>, secret: &str, team: Option<TeamId>) -> Result<()> {
+async fn insert_secret(
+    tx: &mut Transaction<'_, Any>,
+    secret: &str,
+    team: Option<TeamId>,
+) -> Result<()> {
     sqlx::query("INSERT INTO enroll_secrets (secret, team_id, created_at) VALUES ($1, $2, $3)")
         .bind(secret)
         .bind(team.map(|t| t.0))
         .bind(now())
         .execute(&mut **tx)
         .await
-        .map_err(|e| conflict_on_unique(e, || "this enroll secret is already in use".to_string()))?;
+        .map_err(|e| {
+            conflict_on_unique(e, || "this enroll secret is already in use".to_string())
+        })?;
     Ok(())
 }
 

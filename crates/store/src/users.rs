@@ -27,7 +27,9 @@ impl Store {
             .await?
             .try_get("n")?;
         if existing > 0 {
-            return Err(StoreError::Conflict("setup has already been completed".into()));
+            return Err(StoreError::Conflict(
+                "setup has already been completed".into(),
+            ));
         }
         let user = insert_user(&mut tx, admin).await?;
         upsert_app_config(&mut tx, config).await?;
@@ -107,12 +109,13 @@ impl Store {
         activity: Activity,
     ) -> Result<UserRecord> {
         let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query("UPDATE users SET global_role = $1, updated_at = $2 WHERE id = $3")
-            .bind(global_role.map(Role::as_str))
-            .bind(now())
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
+        let updated =
+            sqlx::query("UPDATE users SET global_role = $1, updated_at = $2 WHERE id = $3")
+                .bind(global_role.map(Role::as_str))
+                .bind(now())
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound("user"));
         }
@@ -156,10 +159,11 @@ impl Store {
 
     /// The user a session token belongs to; refreshes the session's last use.
     pub async fn session_user(&self, token_hash: &str) -> Result<Option<UserRecord>> {
-        let row = sqlx::query("SELECT user_id, last_used_at FROM api_sessions WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT user_id, last_used_at FROM api_sessions WHERE token_hash = $1")
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?;
         let Some(row) = row else { return Ok(None) };
         let user_id = UserId(row.try_get("user_id")?);
         let last_used: i64 = row.try_get("last_used_at")?;
@@ -187,10 +191,12 @@ impl Store {
     }
 
     async fn with_teams(&self, mut user: UserRecord) -> Result<UserRecord> {
-        let rows = sqlx::query("SELECT user_id, team_id, role FROM user_teams WHERE user_id = $1 ORDER BY team_id")
-            .bind(user.id.0)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT user_id, team_id, role FROM user_teams WHERE user_id = $1 ORDER BY team_id",
+        )
+        .bind(user.id.0)
+        .fetch_all(&self.pool)
+        .await?;
         for row in &rows {
             let (_, team, role) = membership_from_row(row)?;
             user.teams.push((team, role));
@@ -212,7 +218,11 @@ async fn insert_user(tx: &mut Transaction<'_, Any>, user: &NewUser) -> Result<Us
     .bind(ts)
     .fetch_one(&mut **tx)
     .await
-    .map_err(|e| conflict_on_unique(e, || format!("a user with email {} already exists", user.email)))?;
+    .map_err(|e| {
+        conflict_on_unique(e, || {
+            format!("a user with email {} already exists", user.email)
+        })
+    })?;
     let id = UserId(row.try_get("id")?);
     insert_memberships(tx, id, &user.teams).await?;
     Ok(UserRecord {
@@ -226,7 +236,11 @@ async fn insert_user(tx: &mut Transaction<'_, Any>, user: &NewUser) -> Result<Us
     })
 }
 
-async fn insert_memberships(tx: &mut Transaction<'_, Any>, user: UserId, teams: &[(TeamId, Role)]) -> Result<()> {
+async fn insert_memberships(
+    tx: &mut Transaction<'_, Any>,
+    user: UserId,
+    teams: &[(TeamId, Role)],
+) -> Result<()> {
     for (team, role) in teams {
         sqlx::query("INSERT INTO user_teams (user_id, team_id, role) VALUES ($1, $2, $3)")
             .bind(user.0)
@@ -235,14 +249,20 @@ async fn insert_memberships(tx: &mut Transaction<'_, Any>, user: UserId, teams: 
             .execute(&mut **tx)
             .await
             .map_err(|e| match e {
-                sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound("team"),
+                sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                    StoreError::NotFound("team")
+                }
                 other => conflict_on_unique(other, || format!("team {team} is listed twice")),
             })?;
     }
     Ok(())
 }
 
-async fn insert_session(tx: &mut Transaction<'_, Any>, user: UserId, token_hash: &str) -> Result<()> {
+async fn insert_session(
+    tx: &mut Transaction<'_, Any>,
+    user: UserId,
+    token_hash: &str,
+) -> Result<()> {
     sqlx::query("INSERT INTO api_sessions (token_hash, user_id, created_at, last_used_at) VALUES ($1, $2, $3, $3)")
         .bind(token_hash)
         .bind(user.0)

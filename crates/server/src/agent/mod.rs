@@ -20,8 +20,14 @@ const LOG_BODY: usize = 10 * 1024 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/osquery/enroll", post(osquery::enroll).layer(DefaultBodyLimit::max(SMALL_BODY)))
-        .route("/api/osquery/config", post(osquery::config).layer(DefaultBodyLimit::max(SMALL_BODY)))
+        .route(
+            "/api/osquery/enroll",
+            post(osquery::enroll).layer(DefaultBodyLimit::max(SMALL_BODY)),
+        )
+        .route(
+            "/api/osquery/config",
+            post(osquery::config).layer(DefaultBodyLimit::max(SMALL_BODY)),
+        )
         .route(
             "/api/osquery/distributed/read",
             post(osquery::distributed_read).layer(DefaultBodyLimit::max(SMALL_BODY)),
@@ -30,9 +36,18 @@ pub fn router() -> Router<AppState> {
             "/api/osquery/distributed/write",
             post(osquery::distributed_write).layer(DefaultBodyLimit::max(RESULTS_BODY)),
         )
-        .route("/api/osquery/log", post(osquery::log).layer(DefaultBodyLimit::max(LOG_BODY)))
-        .route("/api/fleet/orbit/enroll", post(orbit::enroll).layer(DefaultBodyLimit::max(SMALL_BODY)))
-        .route("/api/fleet/orbit/config", post(orbit::config).layer(DefaultBodyLimit::max(SMALL_BODY)))
+        .route(
+            "/api/osquery/log",
+            post(osquery::log).layer(DefaultBodyLimit::max(LOG_BODY)),
+        )
+        .route(
+            "/api/fleet/orbit/enroll",
+            post(orbit::enroll).layer(DefaultBodyLimit::max(SMALL_BODY)),
+        )
+        .route(
+            "/api/fleet/orbit/config",
+            post(orbit::config).layer(DefaultBodyLimit::max(SMALL_BODY)),
+        )
         .route(
             "/api/fleet/orbit/device_token",
             post(orbit::device_token).layer(DefaultBodyLimit::max(SMALL_BODY)),
@@ -67,7 +82,10 @@ impl<E: Into<ApiError>> From<E> for AgentError {
 type AgentResult<T> = Result<T, AgentError>;
 
 /// Reads the host description an osquery enroll carries (`host_details`: table → row).
-fn enroll_request_from_details(host_identifier: &str, details: &Map<String, Value>) -> EnrollRequest {
+fn enroll_request_from_details(
+    host_identifier: &str,
+    details: &Map<String, Value>,
+) -> EnrollRequest {
     let mut vitals = VitalsUpdate::default();
     for table in ["os_version", "osquery_info", "system_info"] {
         if let Some(Value::Object(row)) = details.get(table) {

@@ -29,10 +29,15 @@ pub struct EnrollBody {
     hardware_model: String,
 }
 
-pub async fn enroll(State(state): State<AppState>, JsonBody(body): JsonBody<EnrollBody>) -> AgentResult<Json<Value>> {
+pub async fn enroll(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<EnrollBody>,
+) -> AgentResult<Json<Value>> {
     let team = match state.store.team_for_secret(&body.enroll_secret).await {
         Ok(team) => team,
-        Err(StoreError::NotFound(_)) => return Err(AgentError::NodeInvalid("invalid enroll secret")),
+        Err(StoreError::NotFound(_)) => {
+            return Err(AgentError::NodeInvalid("invalid enroll secret"))
+        }
         Err(err) => return Err(err.into()),
     };
     if body.hardware_uuid.trim().is_empty() {
@@ -49,7 +54,10 @@ pub async fn enroll(State(state): State<AppState>, JsonBody(body): JsonBody<Enro
         ..EnrollRequest::default()
     };
     let orbit_node_key = random_token(24);
-    let host = state.store.enroll_host(AgentKind::Orbit, &request, &orbit_node_key).await?;
+    let host = state
+        .store
+        .enroll_host(AgentKind::Orbit, &request, &orbit_node_key)
+        .await?;
     tracing::info!(host = %host, uuid = %request.uuid, "fleetd enrolled");
     Ok(Json(json!({ "orbit_node_key": orbit_node_key })))
 }
@@ -73,7 +81,10 @@ async fn authenticate(state: &AppState, key: &str) -> AgentResult<AgentHost> {
     Ok(host)
 }
 
-pub async fn config(State(state): State<AppState>, JsonBody(body): JsonBody<OrbitKeyBody>) -> AgentResult<Json<Value>> {
+pub async fn config(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<OrbitKeyBody>,
+) -> AgentResult<Json<Value>> {
     authenticate(&state, &body.orbit_node_key).await?;
     Ok(Json(json!({
         "command_line_startup_flags": {},
@@ -99,7 +110,11 @@ pub async fn device_token(
     let host = authenticate(&state, &body.orbit_node_key).await?;
     let token = body.device_auth_token.trim();
     if token.len() < 16 || token.len() > 512 {
-        return Err(ApiError::invalid("device_auth_token", "device token must be 16 to 512 characters").into());
+        return Err(ApiError::invalid(
+            "device_auth_token",
+            "device token must be 16 to 512 characters",
+        )
+        .into());
     }
     state.store.set_device_token(host.id, token).await?;
     Ok(Json(json!({})))

@@ -25,19 +25,31 @@ pub struct EnrollBody {
     host_details: Map<String, Value>,
 }
 
-pub async fn enroll(State(state): State<AppState>, JsonBody(body): JsonBody<EnrollBody>) -> AgentResult<Json<Value>> {
+pub async fn enroll(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<EnrollBody>,
+) -> AgentResult<Json<Value>> {
     let team = match state.store.team_for_secret(&body.enroll_secret).await {
         Ok(team) => team,
-        Err(StoreError::NotFound(_)) => return Err(AgentError::NodeInvalid("invalid enroll secret")),
+        Err(StoreError::NotFound(_)) => {
+            return Err(AgentError::NodeInvalid("invalid enroll secret"))
+        }
         Err(err) => return Err(err.into()),
     };
     let mut request = enroll_request_from_details(&body.host_identifier, &body.host_details);
     if request.uuid.is_empty() {
-        return Err(ApiError::invalid("host_identifier", "a host identifier or system_info.uuid is required").into());
+        return Err(ApiError::invalid(
+            "host_identifier",
+            "a host identifier or system_info.uuid is required",
+        )
+        .into());
     }
     request.team = team;
     let node_key = random_token(24);
-    let host = state.store.enroll_host(AgentKind::Osquery, &request, &node_key).await?;
+    let host = state
+        .store
+        .enroll_host(AgentKind::Osquery, &request, &node_key)
+        .await?;
     tracing::info!(host = %host, uuid = %request.uuid, "osquery enrolled");
     Ok(Json(json!({ "node_key": node_key })))
 }
@@ -82,10 +94,19 @@ pub fn default_agent_config() -> Value {
     })
 }
 
-pub async fn config(State(state): State<AppState>, JsonBody(body): JsonBody<NodeKeyBody>) -> AgentResult<Json<Value>> {
+pub async fn config(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<NodeKeyBody>,
+) -> AgentResult<Json<Value>> {
     let host = authenticate(&state, &body.node_key).await?;
     let team_options = match host.team_id {
-        Some(team) => state.store.team(team).await?.document.get("agent_options").cloned(),
+        Some(team) => state
+            .store
+            .team(team)
+            .await?
+            .document
+            .get("agent_options")
+            .cloned(),
         None => None,
     };
     let options = match team_options.filter(|o| !o.is_null()) {
@@ -110,7 +131,12 @@ pub async fn distributed_read(
 ) -> AgentResult<Json<Value>> {
     let host = authenticate(&state, &body.node_key).await?;
     let now = flotilla_store::now();
-    let due = due_queries(host.id.0 as u64, &host.freshness, &state.settings.intervals, now);
+    let due = due_queries(
+        host.id.0 as u64,
+        &host.freshness,
+        &state.settings.intervals,
+        now,
+    );
     let mut queries = Map::new();
     let mut discovery = Map::new();
     if due.details {
@@ -126,7 +152,10 @@ pub async fn distributed_read(
     if due.labels {
         let labels = state.store.dynamic_labels().await?;
         let mut sent = false;
-        for label in labels.iter().filter(|l| targets(&l.platform, &host.platform)) {
+        for label in labels
+            .iter()
+            .filter(|l| targets(&l.platform, &host.platform))
+        {
             queries.insert(QueryName::Label(label.id).to_wire(), json!(label.query));
             sent = true;
         }
@@ -135,7 +164,10 @@ pub async fn distributed_read(
     if due.policies {
         let policies = state.store.policies_for_team(host.team_id).await?;
         let mut sent = false;
-        for policy in policies.iter().filter(|p| targets(&p.platform, &host.platform)) {
+        for policy in policies
+            .iter()
+            .filter(|p| targets(&p.platform, &host.platform))
+        {
             queries.insert(QueryName::Policy(policy.id).to_wire(), json!(policy.query));
             sent = true;
         }
@@ -144,9 +176,14 @@ pub async fn distributed_read(
     // A kind with nothing to ask is up to date now; otherwise it would be
     // looked up again on every check-in.
     if nothing_to_ask.labels_answered || nothing_to_ask.policies_answered {
-        state.store.apply_agent_write(host.id, &nothing_to_ask).await?;
+        state
+            .store
+            .apply_agent_write(host.id, &nothing_to_ask)
+            .await?;
     }
-    Ok(Json(json!({ "queries": queries, "discovery": discovery, "accelerate": 0 })))
+    Ok(Json(
+        json!({ "queries": queries, "discovery": discovery, "accelerate": 0 }),
+    ))
 }
 
 fn targets(platform_list: &str, host_platform: &str) -> bool {
@@ -169,7 +206,9 @@ fn interpret_write(body: &DistributedWriteBody) -> AgentWrite {
     let mut write = AgentWrite::default();
     let mut vitals = VitalsUpdate::default();
     for name in names {
-        let Some(query) = QueryName::parse(name) else { continue };
+        let Some(query) = QueryName::parse(name) else {
+            continue;
+        };
         let rows = body.queries.get(name).map(rows_of).unwrap_or_default();
         let outcome = QueryOutcome::from_status(body.statuses.get(name), rows.len());
         match query {
@@ -181,11 +220,15 @@ fn interpret_write(body: &DistributedWriteBody) -> AgentWrite {
             }
             QueryName::Label(label) => {
                 write.labels_answered = true;
-                write.labels.push((label, LabelOutcome::from_outcome(outcome)));
+                write
+                    .labels
+                    .push((label, LabelOutcome::from_outcome(outcome)));
             }
             QueryName::Policy(policy) => {
                 write.policies_answered = true;
-                write.policies.push((policy, PolicyResponse::from_outcome(outcome)));
+                write
+                    .policies
+                    .push((policy, PolicyResponse::from_outcome(outcome)));
             }
         }
     }
@@ -215,14 +258,21 @@ pub struct LogBody {
 
 /// Status and result logs are accepted and acknowledged; status logs go to
 /// the server's own log at debug level. Flotilla keeps no log store yet.
-pub async fn log(State(state): State<AppState>, JsonBody(body): JsonBody<LogBody>) -> AgentResult<Json<Value>> {
+pub async fn log(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<LogBody>,
+) -> AgentResult<Json<Value>> {
     let host = authenticate(&state, &body.node_key).await?;
     match body.log_type.as_str() {
         "status" | "result" => {
             tracing::debug!(host = %host.id, log_type = %body.log_type, entries = body.data.len(), "agent log");
             Ok(Json(json!({})))
         }
-        other => Err(ApiError::invalid("log_type", format!("unknown log type \"{other}\"; use result or status")).into()),
+        other => Err(ApiError::invalid(
+            "log_type",
+            format!("unknown log type \"{other}\"; use result or status"),
+        )
+        .into()),
     }
 }
 
@@ -260,12 +310,17 @@ mod tests {
         );
         assert_eq!(write.labels, vec![(LabelId(9), LabelOutcome::Member)]);
         assert!(write.details_answered && write.labels_answered && write.policies_answered);
-        assert_eq!(write.vitals.unwrap().os_version.as_deref(), Some("macOS 15.1"));
+        assert_eq!(
+            write.vitals.unwrap().os_version.as_deref(),
+            Some("macOS 15.1")
+        );
     }
 
     #[test]
     fn a_failed_query_with_no_results_entry_still_counts() {
-        let write = write_of(json!({"node_key": "k", "queries": {}, "statuses": {"fleet_policy_query_4": 1}}));
+        let write = write_of(
+            json!({"node_key": "k", "queries": {}, "statuses": {"fleet_policy_query_4": 1}}),
+        );
         assert_eq!(write.policies, vec![(PolicyId(4), PolicyResponse::Unknown)]);
         assert!(!write.details_answered);
     }

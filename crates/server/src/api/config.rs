@@ -10,8 +10,18 @@ use flotilla_core::ValidationErrors;
 use serde_json::{json, Map, Value};
 
 /// Top-level settings keys `PATCH /config` takes.
-const SETTINGS_KEYS: &[&str] = &["org_info", "server_settings", "integrations", "agent_options"];
-const ORG_INFO_KEYS: &[&str] = &["org_name", "org_logo_url", "org_logo_url_light_background", "contact_url"];
+const SETTINGS_KEYS: &[&str] = &[
+    "org_info",
+    "server_settings",
+    "integrations",
+    "agent_options",
+];
+const ORG_INFO_KEYS: &[&str] = &[
+    "org_name",
+    "org_logo_url",
+    "org_logo_url_light_background",
+    "contact_url",
+];
 
 /// A server URL must be absolute http(s) so agents and Microsoft can reach it.
 pub fn check_server_url(url: &str) -> Result<(), String> {
@@ -29,7 +39,10 @@ pub async fn get(State(state): State<AppState>, session: Session) -> ApiResult<J
     let config = state.store.app_config().await?.unwrap_or_else(|| json!({}));
     // Only admins and maintainers see how agents are configured.
     let mut config = config;
-    if !session.principal.can_write(flotilla_core::access::Scope::Global) {
+    if !session
+        .principal
+        .can_write(flotilla_core::access::Scope::Global)
+    {
         if let Some(object) = config.as_object_mut() {
             object.remove("agent_options");
         }
@@ -41,7 +54,13 @@ fn validate_patch(patch: &Map<String, Value>) -> Result<(), ValidationErrors> {
     let mut errors = ValidationErrors::default();
     for (key, value) in patch {
         if !SETTINGS_KEYS.contains(&key.as_str()) {
-            errors.add(key, format!("unknown setting; valid settings are {}", SETTINGS_KEYS.join(", ")));
+            errors.add(
+                key,
+                format!(
+                    "unknown setting; valid settings are {}",
+                    SETTINGS_KEYS.join(", ")
+                ),
+            );
             continue;
         }
         if !value.is_object() {
@@ -56,11 +75,18 @@ fn validate_patch(patch: &Map<String, Value>) -> Result<(), ValidationErrors> {
                 errors.add(&format!("org_info.{key}"), "must be a string");
             }
         }
-        if org.get("org_name").and_then(Value::as_str).is_some_and(|n| n.trim().is_empty()) {
+        if org
+            .get("org_name")
+            .and_then(Value::as_str)
+            .is_some_and(|n| n.trim().is_empty())
+        {
             errors.add("org_info.org_name", "organization name must not be empty");
         }
     }
-    if let Some(url) = patch.get("server_settings").and_then(|s| s.get("server_url")) {
+    if let Some(url) = patch
+        .get("server_settings")
+        .and_then(|s| s.get("server_url"))
+    {
         match url.as_str() {
             Some(url) => {
                 if let Err(reason) = check_server_url(url) {
@@ -72,7 +98,10 @@ fn validate_patch(patch: &Map<String, Value>) -> Result<(), ValidationErrors> {
     }
     if let Some(config) = patch.get("agent_options").and_then(|o| o.get("config")) {
         if !config.is_object() {
-            errors.add("agent_options.config", "must be an object of osquery options");
+            errors.add(
+                "agent_options.config",
+                "must be an object of osquery options",
+            );
         }
     }
     errors.into_result()
@@ -85,7 +114,9 @@ fn merge(target: &mut Value, patch: &Value) {
         (Value::Object(target), Value::Object(patch)) => {
             for (key, value) in patch {
                 match target.get_mut(key) {
-                    Some(existing) if existing.is_object() && value.is_object() && key != "agent_options" => {
+                    Some(existing)
+                        if existing.is_object() && value.is_object() && key != "agent_options" =>
+                    {
                         merge(existing, value)
                     }
                     _ => {
@@ -143,8 +174,14 @@ mod tests {
     #[test]
     fn patches_merge_objects_and_replace_agent_options() {
         let mut config = json!({"org_info": {"org_name": "A", "org_logo_url": "x"}, "agent_options": {"config": {"a": 1}, "overrides": {}}});
-        merge(&mut config, &json!({"org_info": {"org_name": "B"}, "agent_options": {"config": {"b": 2}}}));
-        assert_eq!(config["org_info"], json!({"org_name": "B", "org_logo_url": "x"}));
+        merge(
+            &mut config,
+            &json!({"org_info": {"org_name": "B"}, "agent_options": {"config": {"b": 2}}}),
+        );
+        assert_eq!(
+            config["org_info"],
+            json!({"org_name": "B", "org_logo_url": "x"})
+        );
         assert_eq!(config["agent_options"], json!({"config": {"b": 2}}));
     }
 

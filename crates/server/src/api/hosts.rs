@@ -40,7 +40,10 @@ fn filter_for(session: &Session, params: &ListParams) -> ApiResult<HostFilter> {
         }
     };
     if response.is_some() && params.policy_id.is_none() {
-        return Err(ApiError::invalid("policy_response", "policy_response needs policy_id"));
+        return Err(ApiError::invalid(
+            "policy_response",
+            "policy_response needs policy_id",
+        ));
     }
     Ok(HostFilter {
         visible_teams: session.principal.visible_teams(),
@@ -67,7 +70,12 @@ pub fn page_of(params: &PageParams) -> ApiResult<Page> {
     let descending = match params.order_direction.as_deref() {
         None | Some("") | Some("asc") => false,
         Some("desc") => true,
-        Some(other) => return Err(ApiError::invalid("order_direction", format!("\"{other}\" is not asc or desc"))),
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "order_direction",
+                format!("\"{other}\" is not asc or desc"),
+            ))
+        }
     };
     Ok(Page {
         page: params.page(),
@@ -99,7 +107,9 @@ pub async fn count(
     QueryParams(params): QueryParams<ListParams>,
 ) -> ApiResult<Json<Value>> {
     let filter = filter_for(&session, &params)?;
-    Ok(Json(json!({ "count": state.store.count_hosts(&filter).await? })))
+    Ok(Json(
+        json!({ "count": state.store.count_hosts(&filter).await? }),
+    ))
 }
 
 fn readable_host(session: &Session, host: HostRecord) -> ApiResult<HostRecord> {
@@ -113,16 +123,29 @@ fn readable_host(session: &Session, host: HostRecord) -> ApiResult<HostRecord> {
 
 async fn host_details(state: &AppState, host: &HostRecord) -> ApiResult<Value> {
     let labels = state.store.host_labels(host.id).await?;
-    let policies = state.store.host_policies(host.id, host.team_id, &host.platform).await?;
+    let policies = state
+        .store
+        .host_policies(host.id, host.team_id, &host.platform)
+        .await?;
     let mut body = views::host(host, flotilla_store::now());
     if let Some(object) = body.as_object_mut() {
-        object.insert("labels".into(), labels.iter().map(views::host_label).collect());
-        object.insert("policies".into(), policies.iter().map(views::host_policy).collect());
+        object.insert(
+            "labels".into(),
+            labels.iter().map(views::host_label).collect(),
+        );
+        object.insert(
+            "policies".into(),
+            policies.iter().map(views::host_policy).collect(),
+        );
     }
     Ok(json!({ "host": body }))
 }
 
-pub async fn get(State(state): State<AppState>, session: Session, PathParam(id): PathParam<i64>) -> ApiResult<Json<Value>> {
+pub async fn get(
+    State(state): State<AppState>,
+    session: Session,
+    PathParam(id): PathParam<i64>,
+) -> ApiResult<Json<Value>> {
     let host = state.store.host(HostId(id)).await?;
     let host = readable_host(&session, host)?;
     Ok(Json(host_details(&state, &host).await?))
@@ -138,15 +161,26 @@ pub async fn get_by_identifier(
     Ok(Json(host_details(&state, &host).await?))
 }
 
-pub async fn delete(State(state): State<AppState>, session: Session, PathParam(id): PathParam<i64>) -> ApiResult<Json<Value>> {
+pub async fn delete(
+    State(state): State<AppState>,
+    session: Session,
+    PathParam(id): PathParam<i64>,
+) -> ApiResult<Json<Value>> {
     let host = readable_host(&session, state.store.host(HostId(id)).await?)?;
     session.require_write(Scope::of_team(host.team_id))?;
-    let activity = session.activity("deleted_host", json!({ "host_id": id, "host_display_name": host.hostname }));
+    let activity = session.activity(
+        "deleted_host",
+        json!({ "host_id": id, "host_display_name": host.hostname }),
+    );
     state.store.delete_host(host.id, activity).await?;
     Ok(Json(json!({})))
 }
 
-pub async fn refetch(State(state): State<AppState>, session: Session, PathParam(id): PathParam<i64>) -> ApiResult<Json<Value>> {
+pub async fn refetch(
+    State(state): State<AppState>,
+    session: Session,
+    PathParam(id): PathParam<i64>,
+) -> ApiResult<Json<Value>> {
     let host = readable_host(&session, state.store.host(HostId(id)).await?)?;
     state.store.request_refetch(host.id).await?;
     Ok(Json(json!({})))
@@ -180,6 +214,9 @@ pub async fn transfer(
         "transferred_hosts",
         json!({ "team_id": destination.map(|t| t.0), "host_ids": body.hosts }),
     );
-    state.store.transfer_hosts(&ids, destination, activity).await?;
+    state
+        .store
+        .transfer_hosts(&ids, destination, activity)
+        .await?;
     Ok(Json(json!({})))
 }

@@ -37,8 +37,16 @@ pub struct CreateBody {
 }
 
 /// Host ids for a manual label, from ids and identifiers together.
-async fn member_ids(state: &AppState, hosts: Option<Vec<String>>, host_ids: Option<Vec<i64>>) -> ApiResult<Vec<HostId>> {
-    let mut ids: Vec<HostId> = host_ids.unwrap_or_default().into_iter().map(HostId).collect();
+async fn member_ids(
+    state: &AppState,
+    hosts: Option<Vec<String>>,
+    host_ids: Option<Vec<i64>>,
+) -> ApiResult<Vec<HostId>> {
+    let mut ids: Vec<HostId> = host_ids
+        .unwrap_or_default()
+        .into_iter()
+        .map(HostId)
+        .collect();
     if let Some(identifiers) = hosts {
         match state.store.resolve_hosts(&identifiers).await {
             Ok(resolved) => ids.extend(resolved),
@@ -60,7 +68,9 @@ pub async fn create(
     let manual = match body.label_membership_type.as_deref() {
         Some("manual") => true,
         Some("dynamic") => false,
-        None | Some("") => body.query.trim().is_empty() && (body.hosts.is_some() || body.host_ids.is_some()),
+        None | Some("") => {
+            body.query.trim().is_empty() && (body.hosts.is_some() || body.host_ids.is_some())
+        }
         Some(other) => {
             return Err(ApiError::invalid(
                 "label_membership_type",
@@ -85,12 +95,18 @@ pub async fn create(
         description: body.description.trim().to_string(),
         query: body.query.trim().to_string(),
         platform,
-        membership: if manual { LabelMembership::Manual } else { LabelMembership::Dynamic },
+        membership: if manual {
+            LabelMembership::Manual
+        } else {
+            LabelMembership::Dynamic
+        },
         hosts,
     };
     let activity = session.activity("created_label", json!({ "label_name": spec.name }));
     let label = match state.store.create_label(&spec, activity).await {
-        Err(StoreError::NotFound(_)) => return Err(ApiError::invalid("hosts", "a listed host does not exist")),
+        Err(StoreError::NotFound(_)) => {
+            return Err(ApiError::invalid("hosts", "a listed host does not exist"))
+        }
         other => other?,
     };
     Ok(Json(json!({ "label": views::label(&label) })))
@@ -99,10 +115,16 @@ pub async fn create(
 pub async fn list(State(state): State<AppState>, session: Session) -> ApiResult<Json<Value>> {
     require_any_role(&session)?;
     let labels = state.store.labels().await?;
-    Ok(Json(json!({ "labels": labels.iter().map(views::label).collect::<Vec<_>>() })))
+    Ok(Json(
+        json!({ "labels": labels.iter().map(views::label).collect::<Vec<_>>() }),
+    ))
 }
 
-pub async fn get(State(state): State<AppState>, session: Session, PathParam(id): PathParam<i64>) -> ApiResult<Json<Value>> {
+pub async fn get(
+    State(state): State<AppState>,
+    session: Session,
+    PathParam(id): PathParam<i64>,
+) -> ApiResult<Json<Value>> {
     require_any_role(&session)?;
     let label = state.store.label(LabelId(id)).await?;
     Ok(Json(json!({ "label": views::label(&label) })))
@@ -124,7 +146,12 @@ pub async fn modify(
 ) -> ApiResult<Json<Value>> {
     session.require_write(Scope::Global)?;
     let current = state.store.label(LabelId(id)).await?;
-    let name = body.name.as_deref().map(str::trim).unwrap_or(&current.name).to_string();
+    let name = body
+        .name
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or(&current.name)
+        .to_string();
     if name.is_empty() {
         return Err(ApiError::invalid("name", "label name must not be empty"));
     }
@@ -134,13 +161,24 @@ pub async fn modify(
     } else {
         None
     };
-    let activity = session.activity("edited_label", json!({ "label_id": id, "label_name": name }));
+    let activity = session.activity(
+        "edited_label",
+        json!({ "label_id": id, "label_name": name }),
+    );
     let label = match state
         .store
-        .update_label(current.id, &name, description.trim(), hosts.as_deref(), activity)
+        .update_label(
+            current.id,
+            &name,
+            description.trim(),
+            hosts.as_deref(),
+            activity,
+        )
         .await
     {
-        Err(StoreError::Conflict(reason)) if reason.starts_with("built-in") || reason.starts_with("only") => {
+        Err(StoreError::Conflict(reason))
+            if reason.starts_with("built-in") || reason.starts_with("only") =>
+        {
             return Err(ApiError::invalid("id", reason))
         }
         other => other?,
@@ -151,7 +189,10 @@ pub async fn modify(
 async fn delete_label(state: &AppState, session: &Session, id: LabelId) -> ApiResult<Json<Value>> {
     session.require_write(Scope::Global)?;
     let label = state.store.label(id).await?;
-    let activity = session.activity("deleted_label", json!({ "label_id": id.0, "label_name": label.name }));
+    let activity = session.activity(
+        "deleted_label",
+        json!({ "label_id": id.0, "label_name": label.name }),
+    );
     match state.store.delete_label(id, activity).await {
         Err(StoreError::Conflict(reason)) => Err(ApiError::invalid("id", reason)),
         other => other.map(|()| Json(json!({}))).map_err(Into::into),

@@ -23,27 +23,59 @@ pub fn router() -> Router<AppState> {
         .route("/me", get(session::me))
         .route("/users", get(users::list))
         .route("/users/admin", post(users::create))
-        .route("/users/{id}", get(users::get).patch(users::modify).delete(users::delete))
+        .route(
+            "/users/{id}",
+            get(users::get).patch(users::modify).delete(users::delete),
+        )
         .route("/config", get(config::get).patch(config::modify))
         .route("/teams", get(teams::list).post(teams::create))
-        .route("/teams/{id}", get(teams::get).patch(teams::modify).delete(teams::delete))
-        .route("/teams/{id}/secrets", get(teams::secrets).patch(teams::replace_secrets))
+        .route(
+            "/teams/{id}",
+            get(teams::get).patch(teams::modify).delete(teams::delete),
+        )
+        .route(
+            "/teams/{id}/secrets",
+            get(teams::secrets).patch(teams::replace_secrets),
+        )
         .route("/teams/{id}/agent_options", post(teams::set_agent_options))
-        .route("/spec/enroll_secret", get(teams::global_secrets).post(teams::replace_global_secrets))
+        .route(
+            "/spec/enroll_secret",
+            get(teams::global_secrets).post(teams::replace_global_secrets),
+        )
         .route("/hosts", get(hosts::list))
         .route("/hosts/count", get(hosts::count))
         .route("/hosts/transfer", post(hosts::transfer))
-        .route("/hosts/identifier/{identifier}", get(hosts::get_by_identifier))
+        .route(
+            "/hosts/identifier/{identifier}",
+            get(hosts::get_by_identifier),
+        )
         .route("/hosts/{id}", get(hosts::get).delete(hosts::delete))
         .route("/hosts/{id}/refetch", post(hosts::refetch))
         .route("/labels", get(labels::list).post(labels::create))
-        .route("/labels/{id}", get(labels::get).patch(labels::modify).delete(labels::delete_by_name))
-        .route("/labels/id/{id}", axum::routing::delete(labels::delete_by_id))
+        .route(
+            "/labels/{id}",
+            get(labels::get)
+                .patch(labels::modify)
+                .delete(labels::delete_by_name),
+        )
+        .route(
+            "/labels/id/{id}",
+            axum::routing::delete(labels::delete_by_id),
+        )
         .route("/labels/{id}/hosts", get(labels::hosts))
-        .route("/global/policies", get(policies::list_global).post(policies::create_global))
+        .route(
+            "/global/policies",
+            get(policies::list_global).post(policies::create_global),
+        )
         .route("/global/policies/delete", post(policies::delete_global))
-        .route("/global/policies/{id}", get(policies::get_global).patch(policies::modify_global))
-        .route("/teams/{id}/policies", get(policies::list_team).post(policies::create_team))
+        .route(
+            "/global/policies/{id}",
+            get(policies::get_global).patch(policies::modify_global),
+        )
+        .route(
+            "/teams/{id}/policies",
+            get(policies::list_team).post(policies::create_team),
+        )
         .route("/teams/{id}/policies/delete", post(policies::delete_team))
         .route(
             "/teams/{id}/policies/{policy_id}",
@@ -60,7 +92,10 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Admin answers carry tokens and secrets: never cache them.
-async fn no_store(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+async fn no_store(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     let mut response = next.run(request).await;
     response.headers_mut().insert(
         axum::http::header::CACHE_CONTROL,
@@ -98,4 +133,3 @@ async fn team_names(state: &AppState) -> Result<Vec<(i64, String)>, crate::error
         .map(|t| (t.id.0, t.name))
         .collect())
 }
-

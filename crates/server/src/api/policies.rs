@@ -36,8 +36,12 @@ impl PolicyBody {
             resolution: self.resolution.unwrap_or(base.resolution),
             platform: self.platform.unwrap_or(base.platform),
             critical: self.critical.unwrap_or(base.critical),
-            calendar_events_enabled: self.calendar_events_enabled.unwrap_or(base.calendar_events_enabled),
-            conditional_access_enabled: self.conditional_access_enabled.unwrap_or(base.conditional_access_enabled),
+            calendar_events_enabled: self
+                .calendar_events_enabled
+                .unwrap_or(base.calendar_events_enabled),
+            conditional_access_enabled: self
+                .conditional_access_enabled
+                .unwrap_or(base.conditional_access_enabled),
         }
     }
 }
@@ -92,10 +96,17 @@ async fn team_scope(state: &AppState, id: i64) -> ApiResult<Scope> {
 async fn list(state: &AppState, session: &Session, scope: Scope) -> ApiResult<Json<Value>> {
     session.require_read(scope)?;
     let policies = state.store.policies(scope).await?;
-    Ok(Json(json!({ "policies": policies.iter().map(views::policy).collect::<Vec<_>>() })))
+    Ok(Json(
+        json!({ "policies": policies.iter().map(views::policy).collect::<Vec<_>>() }),
+    ))
 }
 
-async fn create(state: &AppState, session: &Session, scope: Scope, body: PolicyBody) -> ApiResult<Json<Value>> {
+async fn create(
+    state: &AppState,
+    session: &Session,
+    scope: Scope,
+    body: PolicyBody,
+) -> ApiResult<Json<Value>> {
     session.require_write(scope)?;
     let spec = checked(body.apply_to(empty_spec()))?;
     let activity = session.activity("created_policy", json!({ "policy_name": spec.name }));
@@ -120,12 +131,24 @@ async fn get(state: &AppState, session: &Session, scope: Scope, id: i64) -> ApiR
     Ok(Json(json!({ "policy": views::policy(&policy) })))
 }
 
-async fn modify(state: &AppState, session: &Session, scope: Scope, id: i64, body: PolicyBody) -> ApiResult<Json<Value>> {
+async fn modify(
+    state: &AppState,
+    session: &Session,
+    scope: Scope,
+    id: i64,
+    body: PolicyBody,
+) -> ApiResult<Json<Value>> {
     session.require_write(scope)?;
     let current = policy_in(state, scope, id).await?;
     let spec = checked(body.apply_to(spec_of(&current)))?;
-    let activity = session.activity("edited_policy", json!({ "policy_id": id, "policy_name": spec.name }));
-    let policy = state.store.update_policy(current.id, &spec, activity).await?;
+    let activity = session.activity(
+        "edited_policy",
+        json!({ "policy_id": id, "policy_name": spec.name }),
+    );
+    let policy = state
+        .store
+        .update_policy(current.id, &spec, activity)
+        .await?;
     Ok(Json(json!({ "policy": views::policy(&policy) })))
 }
 
@@ -134,7 +157,12 @@ pub struct DeleteBody {
     ids: Vec<i64>,
 }
 
-async fn delete(state: &AppState, session: &Session, scope: Scope, body: DeleteBody) -> ApiResult<Json<Value>> {
+async fn delete(
+    state: &AppState,
+    session: &Session,
+    scope: Scope,
+    body: DeleteBody,
+) -> ApiResult<Json<Value>> {
     session.require_write(scope)?;
     let ids: Vec<PolicyId> = body.ids.iter().copied().map(PolicyId).collect();
     let activity = session.activity("deleted_policies", json!({ "policy_ids": body.ids }));
@@ -142,7 +170,10 @@ async fn delete(state: &AppState, session: &Session, scope: Scope, body: DeleteB
     Ok(Json(json!({ "deleted": ids.len() })))
 }
 
-pub async fn list_global(State(state): State<AppState>, session: Session) -> ApiResult<Json<Value>> {
+pub async fn list_global(
+    State(state): State<AppState>,
+    session: Session,
+) -> ApiResult<Json<Value>> {
     list(&state, &session, Scope::Global).await
 }
 
@@ -154,7 +185,11 @@ pub async fn create_global(
     create(&state, &session, Scope::Global, body).await
 }
 
-pub async fn get_global(State(state): State<AppState>, session: Session, PathParam(id): PathParam<i64>) -> ApiResult<Json<Value>> {
+pub async fn get_global(
+    State(state): State<AppState>,
+    session: Session,
+    PathParam(id): PathParam<i64>,
+) -> ApiResult<Json<Value>> {
     get(&state, &session, Scope::Global, id).await
 }
 
@@ -175,7 +210,11 @@ pub async fn delete_global(
     delete(&state, &session, Scope::Global, body).await
 }
 
-pub async fn list_team(State(state): State<AppState>, session: Session, PathParam(team): PathParam<i64>) -> ApiResult<Json<Value>> {
+pub async fn list_team(
+    State(state): State<AppState>,
+    session: Session,
+    PathParam(team): PathParam<i64>,
+) -> ApiResult<Json<Value>> {
     session.require_read(Scope::of_team((team != 0).then_some(TeamId(team))))?;
     let scope = team_scope(&state, team).await?;
     list(&state, &session, scope).await

@@ -51,9 +51,14 @@ pub fn initial_config(org_name: &str, org_logo_url: &str, server_url: &str) -> V
     })
 }
 
-pub async fn setup(State(state): State<AppState>, JsonBody(body): JsonBody<SetupBody>) -> ApiResult<Json<Value>> {
+pub async fn setup(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<SetupBody>,
+) -> ApiResult<Json<Value>> {
     if state.store.is_set_up().await? {
-        return Err(ApiError::Conflict("setup has already been completed".into()));
+        return Err(ApiError::Conflict(
+            "setup has already been completed".into(),
+        ));
     }
     let Some(admin) = body.admin else {
         return Err(ApiError::invalid("admin", "admin is required"));
@@ -82,9 +87,17 @@ pub async fn setup(State(state): State<AppState>, JsonBody(body): JsonBody<Setup
         global_role: Some(Role::Admin),
         teams: Vec::new(),
     };
-    let config = initial_config(body.org_info.org_name.trim(), &body.org_info.org_logo_url, &body.server_url);
+    let config = initial_config(
+        body.org_info.org_name.trim(),
+        &body.org_info.org_logo_url,
+        &body.server_url,
+    );
     let token = random_token(32);
-    let user = match state.store.complete_setup(&new_user, &config, &token_hash(&token)).await {
+    let user = match state
+        .store
+        .complete_setup(&new_user, &config, &token_hash(&token))
+        .await
+    {
         Ok(user) => user,
         Err(StoreError::Conflict(msg)) => return Err(ApiError::Conflict(msg)),
         Err(err) => return Err(err.into()),
@@ -106,7 +119,10 @@ pub struct LoginBody {
     password: String,
 }
 
-pub async fn login(State(state): State<AppState>, JsonBody(body): JsonBody<LoginBody>) -> ApiResult<Json<Value>> {
+pub async fn login(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<LoginBody>,
+) -> ApiResult<Json<Value>> {
     let found = state.store.user_credentials(body.email.trim()).await?;
     // The same answer whichever part was wrong.
     let Some((user, hash)) = found.filter(|(_, hash)| verify_password(&body.password, hash)) else {
@@ -114,7 +130,10 @@ pub async fn login(State(state): State<AppState>, JsonBody(body): JsonBody<Login
     };
     drop(hash);
     let token = random_token(32);
-    state.store.create_session(user.id, &token_hash(&token)).await?;
+    state
+        .store
+        .create_session(user.id, &token_hash(&token))
+        .await?;
     let names = team_names(&state).await?;
     Ok(Json(json!({
         "user": views::user(&user, &names),
@@ -123,7 +142,10 @@ pub async fn login(State(state): State<AppState>, JsonBody(body): JsonBody<Login
     })))
 }
 
-async fn available_teams(state: &AppState, user: &flotilla_store::UserRecord) -> ApiResult<Vec<Value>> {
+async fn available_teams(
+    state: &AppState,
+    user: &flotilla_store::UserRecord,
+) -> ApiResult<Vec<Value>> {
     let visible = principal_of(user).visible_teams();
     Ok(state
         .store

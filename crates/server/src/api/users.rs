@@ -30,7 +30,10 @@ fn parse_roles(
         Some(name) => match Role::parse(name) {
             Some(role) => Some(role),
             None => {
-                errors.add("global_role", format!("unknown role \"{name}\"; use admin, maintainer or observer"));
+                errors.add(
+                    "global_role",
+                    format!("unknown role \"{name}\"; use admin, maintainer or observer"),
+                );
                 None
             }
         },
@@ -39,14 +42,23 @@ fn parse_roles(
     for team in teams {
         match Role::parse(&team.role) {
             Some(role) => team_roles.push((TeamId(team.id), role)),
-            None => errors.add("teams", format!("unknown role \"{}\" for team {}", team.role, team.id)),
+            None => errors.add(
+                "teams",
+                format!("unknown role \"{}\" for team {}", team.role, team.id),
+            ),
         }
     }
     if global.is_some() && !team_roles.is_empty() {
-        errors.add("teams", "a user has either a global role or team roles, not both");
+        errors.add(
+            "teams",
+            "a user has either a global role or team roles, not both",
+        );
     }
     if global.is_none() && team_roles.is_empty() && errors.0.is_empty() {
-        errors.add("global_role", "a user needs a global role or at least one team role");
+        errors.add(
+            "global_role",
+            "a user needs a global role or at least one team role",
+        );
     }
     (global, team_roles)
 }
@@ -108,7 +120,11 @@ pub async fn list(State(state): State<AppState>, session: Session) -> ApiResult<
     Ok(Json(json!({ "users": users })))
 }
 
-pub async fn get(State(state): State<AppState>, session: Session, PathParam(id): PathParam<i64>) -> ApiResult<Json<Value>> {
+pub async fn get(
+    State(state): State<AppState>,
+    session: Session,
+    PathParam(id): PathParam<i64>,
+) -> ApiResult<Json<Value>> {
     if session.user.id != UserId(id) {
         session.require_global_admin()?;
     }
@@ -140,7 +156,10 @@ pub async fn modify(
         && global_role != Some(Role::Admin)
         && state.store.global_admin_count().await? <= 1
     {
-        return Err(ApiError::invalid("global_role", "the last global admin can't be demoted"));
+        return Err(ApiError::invalid(
+            "global_role",
+            "the last global admin can't be demoted",
+        ));
     }
     let activity = session.activity(
         "changed_user_role",
@@ -154,11 +173,18 @@ pub async fn modify(
     Ok(Json(json!({ "user": views::user(&user, &names) })))
 }
 
-pub async fn delete(State(state): State<AppState>, session: Session, PathParam(id): PathParam<i64>) -> ApiResult<Json<Value>> {
+pub async fn delete(
+    State(state): State<AppState>,
+    session: Session,
+    PathParam(id): PathParam<i64>,
+) -> ApiResult<Json<Value>> {
     session.require_global_admin()?;
     let target = state.store.user(UserId(id)).await?;
     if target.global_role == Some(Role::Admin) && state.store.global_admin_count().await? <= 1 {
-        return Err(ApiError::invalid("id", "the last global admin can't be deleted"));
+        return Err(ApiError::invalid(
+            "id",
+            "the last global admin can't be deleted",
+        ));
     }
     let activity = session.activity("deleted_user", json!({ "user_email": target.email }));
     state.store.delete_user(target.id, activity).await?;

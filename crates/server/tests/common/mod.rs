@@ -95,6 +95,26 @@ impl TestServer {
         self.database.clone()
     }
 
+    /// Stops the server and removes its database.
+    pub async fn finish(self) {
+        match self.stop().await {
+            Database::Sqlite(path) => {
+                if let Some(dir) = path.parent() {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+            }
+            Database::Postgres(url) => {
+                if let (Ok(admin_url), Some(name)) = (
+                    std::env::var("FLOTILLA_TEST_DATABASE_URL"),
+                    url.rsplit('/').next(),
+                ) {
+                    let name = name.split('?').next().unwrap_or(name);
+                    let _ = flotilla_store::drop_postgres_database(&admin_url, name).await;
+                }
+            }
+        }
+    }
+
     pub fn backend(&self) -> &'static str {
         match self.database {
             Database::Sqlite(_) => "sqlite",
@@ -103,7 +123,13 @@ impl TestServer {
     }
 
     /// Any request; returns status and JSON body (Null when empty).
-    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self.client.request(method, format!("{}{path}", self.url));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -114,7 +140,11 @@ impl TestServer {
         let response = request.send().await.expect("request");
         let status = response.status();
         let text = response.text().await.expect("body");
-        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, value)
     }
 
@@ -123,11 +153,13 @@ impl TestServer {
     }
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
-        self.request(Method::POST, path, Some(token), Some(body)).await
+        self.request(Method::POST, path, Some(token), Some(body))
+            .await
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
-        self.request(Method::PATCH, path, Some(token), Some(body)).await
+        self.request(Method::PATCH, path, Some(token), Some(body))
+            .await
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
@@ -159,11 +191,21 @@ impl TestServer {
 
     /// Creates a team; returns (id, enroll secret).
     pub async fn team(&self, token: &str, name: &str) -> (i64, String) {
-        let (status, body) = self.post("/api/v1/fleet/teams", token, json!({"name": name})).await;
+        let (status, body) = self
+            .post("/api/v1/fleet/teams", token, json!({"name": name}))
+            .await;
         assert_eq!(status, StatusCode::OK, "create team: {body}");
         let id = body["team"]["id"].as_i64().expect("team id");
-        let (_, secrets) = self.get(&format!("/api/v1/fleet/teams/{id}/secrets"), token).await;
-        (id, secrets["secrets"][0]["secret"].as_str().expect("secret").to_string())
+        let (_, secrets) = self
+            .get(&format!("/api/v1/fleet/teams/{id}/secrets"), token)
+            .await;
+        (
+            id,
+            secrets["secrets"][0]["secret"]
+                .as_str()
+                .expect("secret")
+                .to_string(),
+        )
     }
 
     /// Creates a user with the given roles and logs them in; returns their token.
@@ -175,7 +217,12 @@ impl TestServer {
         let (status, created) = self.post("/api/v1/fleet/users/admin", admin, body).await;
         assert_eq!(status, StatusCode::OK, "create user: {created}");
         let (status, login) = self
-            .request(Method::POST, "/api/v1/fleet/login", None, Some(json!({"email": email, "password": PASSWORD})))
+            .request(
+                Method::POST,
+                "/api/v1/fleet/login",
+                None,
+                Some(json!({"email": email, "password": PASSWORD})),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "login: {login}");
         login["token"].as_str().expect("token").to_string()
