@@ -56,6 +56,17 @@ pub const DETAIL_QUERIES: &[DetailQuery] = &[
     },
 ];
 
+/// Platform SSO's registration of the Mac with Entra: the Entra device id and
+/// the user. Sent only to hosts whose team has conditional access on.
+pub const ENTRA_IDENTITY_QUERY: DetailQuery = DetailQuery {
+    name: "conditional_access_microsoft_device_id",
+    sql: "SELECT * FROM app_sso_platform WHERE extension_identifier = 'com.microsoft.CompanyPortalMac.ssoextension' AND realm = 'KERBEROS.MICROSOFTONLINE.COM';",
+    discovery: Some(
+        "SELECT 1 FROM osquery_registry WHERE active = true AND registry = 'table' AND name = 'app_sso_platform';",
+    ),
+    platforms: "darwin",
+};
+
 /// The detail queries a host of this platform is sent.
 pub fn detail_queries_for(host_platform: &str) -> impl Iterator<Item = &'static DetailQuery> + '_ {
     DETAIL_QUERIES.iter().filter(move |q| {
@@ -85,6 +96,15 @@ pub struct VitalsUpdate {
     pub osquery_version: Option<String>,
     pub uptime_secs: Option<i64>,
     pub mdm: Option<MdmState>,
+    /// `Some(None)`: the host answered that it is not registered with Entra.
+    pub entra_identity: Option<Option<EntraRegistration>>,
+}
+
+/// A Mac's Entra registration as Platform SSO reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntraRegistration {
+    pub device_id: String,
+    pub user_principal_name: String,
 }
 
 fn text(row: &Row, column: &str) -> Option<String> {
@@ -122,6 +142,15 @@ fn os_display(row: &Row) -> Option<String> {
 impl VitalsUpdate {
     /// Folds one detail query's rows into the update. Unknown names are ignored.
     pub fn absorb(&mut self, query_name: &str, rows: &[Row]) {
+        if query_name == ENTRA_IDENTITY_QUERY.name {
+            self.entra_identity = Some(rows.first().and_then(|row| {
+                Some(EntraRegistration {
+                    device_id: text(row, "device_id")?,
+                    user_principal_name: text(row, "user_principal_name")?,
+                })
+            }));
+            return;
+        }
         let Some(row) = rows.first() else {
             if query_name == "mdm" {
                 // The table exists but reports nothing: not enrolled.
@@ -212,6 +241,23 @@ mod tests {
         let mdm = update.mdm.unwrap();
         assert!(mdm.enrolled);
         assert_eq!(mdm.server_url, "https://mdm.example.com");
+    }
+
+    #[test]
+    fn entra_identity_or_its_absence_is_recorded() {
+        let mut update = VitalsUpdate::default();
+        update.absorb(
+            ENTRA_IDENTITY_QUERY.name,
+            &[row(
+                json!({"device_id": "5f1c", "user_principal_name": "user1@contoso.com"}),
+            )],
+        );
+        let identity = update.entra_identity.unwrap().unwrap();
+        assert_eq!(identity.device_id, "5f1c");
+        assert_eq!(identity.user_principal_name, "user1@contoso.com");
+        let mut unregistered = VitalsUpdate::default();
+        unregistered.absorb(ENTRA_IDENTITY_QUERY.name, &[]);
+        assert_eq!(unregistered.entra_identity, Some(None));
     }
 
     #[test]

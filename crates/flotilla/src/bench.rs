@@ -14,22 +14,27 @@ use std::time::{Duration, Instant};
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Host counts to run, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "1000,10000,50000")]
+    #[arg(
+        long,
+        env = "FLOTILLA_BENCH_HOSTS",
+        value_delimiter = ',',
+        default_value = "1000,10000,50000"
+    )]
     pub hosts: Vec<usize>,
     /// Check-in interval of every simulated host.
-    #[arg(long, default_value = "10s", value_parser = crate::serve::duration)]
+    #[arg(long, env = "FLOTILLA_BENCH_INTERVAL", default_value = "10s", value_parser = crate::serve::duration)]
     pub interval: Duration,
     /// How long to measure once every host has enrolled and answered once.
-    #[arg(long, default_value = "60s", value_parser = crate::serve::duration)]
+    #[arg(long, env = "FLOTILLA_BENCH_DURATION", default_value = "60s", value_parser = crate::serve::duration)]
     pub duration: Duration,
     /// Also run on PostgreSQL: a fresh database is made on this server per run.
     #[arg(long, env = "FLOTILLA_BENCH_POSTGRES_URL")]
     pub postgres_url: Option<String>,
     /// Skip SQLite.
-    #[arg(long)]
+    #[arg(long, env = "FLOTILLA_BENCH_POSTGRES_ONLY")]
     pub postgres_only: bool,
     /// Where to write the results table (Markdown).
-    #[arg(long, default_value = "bench-results.md")]
+    #[arg(long, env = "FLOTILLA_BENCH_OUT", default_value = "bench-results.md")]
     pub out: PathBuf,
 }
 

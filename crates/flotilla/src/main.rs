@@ -1,6 +1,7 @@
 //! The `flotilla` command.
 
 mod bench;
+mod emulator;
 mod serve;
 mod simulate;
 
@@ -23,6 +24,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Run simulated Macs against a server.
     Simulate(simulate::SimulateArgs),
+    /// Run the Microsoft emulator: login, Graph and Intune partner sync, for tests and demos.
+    MsEmulator(emulator::EmulatorArgs),
     /// Measure check-in throughput, latency, CPU and memory of a release server.
     Bench(bench::BenchArgs),
 }
@@ -45,6 +48,7 @@ fn main() -> anyhow::Result<()> {
             Command::Serve(args) => serve::run(args).await,
             Command::Simulate(args) => simulate::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::MsEmulator(args) => emulator::run(args).await,
         }
     })
 }

@@ -3,6 +3,8 @@
 use anyhow::Context;
 use clap::Args;
 use flotilla_core::schedule::Intervals;
+use flotilla_microsoft::{MicrosoftClient, MicrosoftConfig};
+use flotilla_server::conditional_access::MicrosoftSettings;
 use flotilla_server::{AppState, Listener, ServerSettings, TlsFiles, TlsSetup};
 use flotilla_store::Store;
 use std::path::PathBuf;
@@ -37,6 +39,38 @@ pub struct ServeArgs {
     /// How often hosts answer policy queries again.
     #[arg(long, env = "FLOTILLA_POLICY_INTERVAL", default_value = "1h", value_parser = duration)]
     pub policy_interval: Duration,
+    /// Client id of the Microsoft partner app (conditional access).
+    #[arg(long, env = "FLOTILLA_MS_CLIENT_ID", requires = "ms_client_secret")]
+    pub ms_client_id: Option<String>,
+    /// Client secret of the Microsoft partner app. Prefer the environment variable.
+    #[arg(
+        long,
+        env = "FLOTILLA_MS_CLIENT_SECRET",
+        hide_env_values = true,
+        requires = "ms_client_id"
+    )]
+    pub ms_client_secret: Option<String>,
+    /// Microsoft's login service.
+    #[arg(
+        long,
+        env = "FLOTILLA_MS_AUTHORITY_URL",
+        default_value = "https://login.microsoftonline.com"
+    )]
+    pub ms_authority_url: String,
+    /// Microsoft Graph.
+    #[arg(
+        long,
+        env = "FLOTILLA_MS_GRAPH_URL",
+        default_value = "https://graph.microsoft.com"
+    )]
+    pub ms_graph_url: String,
+    /// The Entra group the partner compliance policy is assigned to.
+    #[arg(
+        long,
+        env = "FLOTILLA_MS_GROUP",
+        default_value = "Flotilla conditional access"
+    )]
+    pub ms_group: String,
     /// Largest per-host extra delay, as a percentage of each interval.
     #[arg(long, env = "FLOTILLA_QUERY_JITTER_PERCENT", default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub query_jitter_percent: u8,
@@ -60,16 +94,34 @@ impl ServeArgs {
         }
     }
 
-    fn settings(&self) -> ServerSettings {
-        ServerSettings {
+    fn microsoft(&self) -> anyhow::Result<Option<MicrosoftSettings>> {
+        let (Some(client_id), Some(client_secret)) = (&self.ms_client_id, &self.ms_client_secret)
+        else {
+            return Ok(None);
+        };
+        let client = MicrosoftClient::new(MicrosoftConfig {
+            client_id: client_id.clone(),
+            client_secret: client_secret.clone(),
+            authority_url: self.ms_authority_url.clone(),
+            graph_url: self.ms_graph_url.clone(),
+        })?;
+        Ok(Some(MicrosoftSettings {
+            client: std::sync::Arc::new(client),
+            group_name: self.ms_group.clone(),
+        }))
+    }
+
+    fn settings(&self) -> anyhow::Result<ServerSettings> {
+        Ok(ServerSettings {
             intervals: Intervals {
                 detail_secs: self.detail_interval.as_secs() as i64,
                 label_secs: self.label_interval.as_secs() as i64,
                 policy_secs: self.policy_interval.as_secs() as i64,
                 jitter_percent: self.query_jitter_percent,
             },
+            microsoft: self.microsoft()?,
             ..ServerSettings::default()
-        }
+        })
     }
 }
 
@@ -96,7 +148,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             files.cert.display()
         );
     }
-    let state = AppState::new(store.clone(), args.settings());
+    let state = AppState::new(store.clone(), args.settings()?);
     let app = flotilla_server::router(state.clone());
     flotilla_server::serve(Listener { socket, tls }, app, crate::shutdown_signal()).await?;
     tracing::info!("shutting down");

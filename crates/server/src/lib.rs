@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod api;
 mod auth;
+pub mod conditional_access;
 pub mod device;
 pub mod error;
 mod listen;
@@ -27,13 +28,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Settings fixed at start-up.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServerSettings {
     pub intervals: Intervals,
     /// How long a device token stays valid after fleetd last refreshed it.
     pub device_token_ttl: Duration,
     /// How often buffered "last seen" times are written.
     pub seen_flush_interval: Duration,
+    /// The Microsoft partner app; conditional access is unavailable without it.
+    pub microsoft: Option<conditional_access::MicrosoftSettings>,
 }
 
 impl Default for ServerSettings {
@@ -42,6 +45,7 @@ impl Default for ServerSettings {
             intervals: Intervals::default(),
             device_token_ttl: Duration::from_secs(3600),
             seen_flush_interval: Duration::from_secs(2),
+            microsoft: None,
         }
     }
 }
@@ -53,18 +57,23 @@ pub struct AppState {
     pub settings: Arc<ServerSettings>,
     seen: seen::SeenBuffer,
     device_limiter: rate_limit::RateLimiter,
+    reporter: conditional_access::Reporter,
 }
 
 impl AppState {
-    /// Builds the state and starts the background writer of "last seen" times.
+    /// Builds the state and starts the background work: the writer of "last
+    /// seen" times and the reporter of compliance verdicts.
     pub fn new(store: Store, settings: ServerSettings) -> AppState {
         let seen = seen::SeenBuffer::start(store.clone(), settings.seen_flush_interval);
-        AppState {
+        let state = AppState {
             store,
             settings: Arc::new(settings),
             seen,
             device_limiter: rate_limit::RateLimiter::new(10, Duration::from_secs(60)),
-        }
+            reporter: conditional_access::Reporter::default(),
+        };
+        tokio::spawn(conditional_access::run_reporter(state.clone()));
+        state
     }
 
     /// Writes what is still buffered; call before the process exits.

@@ -2,7 +2,7 @@
 
 use crate::hosts::host_from_row;
 use crate::labels::set_membership;
-use crate::records::{HostRecord, LabelType};
+use crate::records::HostRecord;
 use crate::{as_flag, flag, now, Result, Store, StoreError};
 use flotilla_core::detail::VitalsUpdate;
 use flotilla_core::schedule::HostFreshness;
@@ -139,7 +139,7 @@ impl Store {
         };
         let id = HostId(row.try_get("id")?);
         if !request.platform.is_empty() {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin().await?;
             self.sync_builtin_labels(&mut tx, id, &request.platform, ts)
                 .await?;
             tx.commit().await?;
@@ -194,7 +194,7 @@ impl Store {
     /// Applies one distributed write.
     pub async fn apply_agent_write(&self, host: HostId, write: &AgentWrite) -> Result<()> {
         let ts = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if let Some(vitals) = write.vitals.as_ref().filter(|v| !v.is_empty()) {
             let mdm = vitals.mdm.as_ref();
             sqlx::query(
@@ -280,11 +280,16 @@ impl Store {
         platform: &str,
         ts: i64,
     ) -> Result<()> {
-        for label in self.builtin_labels().await? {
-            debug_assert_eq!(label.label_type, LabelType::Builtin);
-            let member =
-                PlatformSet::parse(&label.platform).is_ok_and(|set| set.targets_host(platform));
-            set_membership(tx, label.id, host, member, ts).await?;
+        // Read inside the transaction: asking the pool for a second connection
+        // while holding the write lock could wait for ever.
+        let builtin = sqlx::query("SELECT id, platform FROM labels WHERE label_type = 'builtin'")
+            .fetch_all(&mut **tx)
+            .await?;
+        for row in &builtin {
+            let label = LabelId(row.try_get("id")?);
+            let targets: String = row.try_get("platform")?;
+            let member = PlatformSet::parse(&targets).is_ok_and(|set| set.targets_host(platform));
+            set_membership(tx, label, host, member, ts).await?;
         }
         Ok(())
     }
@@ -292,7 +297,7 @@ impl Store {
     /// Registers the token a host's fleetd uses for the "My device" page,
     /// replacing the host's previous token.
     pub async fn set_device_token(&self, host: HostId, token: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let owner = sqlx::query("SELECT host_id FROM device_tokens WHERE token = $1")
             .bind(token)
             .fetch_optional(&mut *tx)

@@ -25,7 +25,7 @@ impl Store {
         document: &Value,
         activity: Option<Activity>,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         upsert_app_config(&mut tx, document).await?;
         if let Some(activity) = activity {
             record_activity(&mut tx, &activity).await?;

@@ -209,7 +209,7 @@ impl Store {
     }
 
     pub async fn delete_host(&self, id: HostId, activity: Activity) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let deleted = sqlx::query("DELETE FROM hosts WHERE id = $1")
             .bind(id.0)
             .execute(&mut *tx)
@@ -230,7 +230,7 @@ impl Store {
         team: Option<TeamId>,
         activity: Activity,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         for host in hosts {
             let moved = sqlx::query("UPDATE hosts SET team_id = $1, refetch_requested = 1, updated_at = $2 WHERE id = $3")
                 .bind(team.map(|t| t.0))

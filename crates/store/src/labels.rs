@@ -16,7 +16,7 @@ const LABEL_SELECT: &str =
 impl Store {
     pub async fn create_label(&self, spec: &LabelSpec, activity: Activity) -> Result<LabelRecord> {
         let ts = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(
             "INSERT INTO labels (name, description, query, platform, label_type, membership_type, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, 'regular', $5, $6, $6) RETURNING id",
@@ -76,7 +76,7 @@ impl Store {
                 "only a manual label's hosts can be set".into(),
             ));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("UPDATE labels SET name = $1, description = $2, updated_at = $3 WHERE id = $4")
             .bind(name)
             .bind(description)
@@ -102,7 +102,7 @@ impl Store {
                 "built-in labels can't be deleted".into(),
             ));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM labels WHERE id = $1")
             .bind(id.0)
             .execute(&mut *tx)
@@ -127,15 +127,6 @@ impl Store {
     pub async fn dynamic_labels(&self) -> Result<Vec<LabelRecord>> {
         let rows = sqlx::query(&format!(
             "{LABEL_SELECT} WHERE l.label_type = 'regular' AND l.membership_type = 'dynamic' ORDER BY l.id"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(label_from_row).collect()
-    }
-
-    pub(crate) async fn builtin_labels(&self) -> Result<Vec<LabelRecord>> {
-        let rows = sqlx::query(&format!(
-            "{LABEL_SELECT} WHERE l.label_type = 'builtin' ORDER BY l.id"
         ))
         .fetch_all(&self.pool)
         .await?;

@@ -7,6 +7,7 @@
 //! the objects it touches. Each backend has its own versioned migrations.
 
 mod agent;
+mod conditional_access;
 mod config;
 mod error;
 mod hosts;
@@ -17,6 +18,10 @@ mod teams;
 mod users;
 
 pub use agent::{AgentHost, AgentKind, AgentWrite, EnrollRequest};
+pub use conditional_access::{
+    ComplianceFacts, ComplianceReport, EntraIdentity, IntegrationStatus, MsIntegration,
+    ReportOutcome,
+};
 pub use error::StoreError;
 pub use hosts::{HostFilter, HostOrder, Page, PolicyResponseFilter};
 pub use records::*;
@@ -179,4 +184,16 @@ pub async fn drop_postgres_database(admin_url: &str, name: &str) -> Result<()> {
         .await?;
     pool.close().await;
     Ok(())
+}
+
+impl Store {
+    /// A write transaction. SQLite's take the write lock up front: a
+    /// transaction that reads first and writes later could otherwise fail with
+    /// "database is locked" when another writer got in between.
+    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
 }

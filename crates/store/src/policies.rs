@@ -31,7 +31,7 @@ impl Store {
         activity: Activity,
     ) -> Result<PolicyRecord> {
         let ts = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(
             "INSERT INTO policies (team_id, name, query, description, resolution, platform, critical, \
              calendar_events_enabled, conditional_access_enabled, author_id, created_at, updated_at) \
@@ -96,7 +96,7 @@ impl Store {
         activity: Activity,
     ) -> Result<PolicyRecord> {
         let current = self.policy(id).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE policies SET name = $1, query = $2, description = $3, resolution = $4, platform = $5, \
              critical = $6, calendar_events_enabled = $7, conditional_access_enabled = $8, updated_at = $9 \
@@ -133,7 +133,7 @@ impl Store {
         ids: &[PolicyId],
         activity: Activity,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         for id in ids {
             let deleted = match scope_to_column(scope) {
                 None => {

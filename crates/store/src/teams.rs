@@ -22,7 +22,7 @@ impl Store {
         secret: &str,
         activity: Activity,
     ) -> Result<TeamRecord> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(
             "INSERT INTO teams (name, description, document, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
@@ -64,7 +64,7 @@ impl Store {
         document: &Value,
         activity: Option<Activity>,
     ) -> Result<TeamRecord> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let updated = sqlx::query(
             "UPDATE teams SET name = $1, description = $2, document = $3 WHERE id = $4",
         )
@@ -87,7 +87,7 @@ impl Store {
 
     /// Deletes a team and its policies; its hosts move to "No team".
     pub async fn delete_team(&self, id: TeamId, activity: Activity) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM policies WHERE team_id = $1")
             .bind(id.0)
             .execute(&mut *tx)
@@ -133,7 +133,7 @@ impl Store {
         secrets: &[String],
         activity: Activity,
     ) -> Result<Vec<EnrollSecret>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let current = match team {
             Some(team) => {
                 sqlx::query("SELECT secret FROM enroll_secrets WHERE team_id = $1")

@@ -21,7 +21,7 @@ impl Store {
         config: &Value,
         token_hash: &str,
     ) -> Result<UserRecord> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let existing: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users")
             .fetch_one(&mut *tx)
             .await?
@@ -46,7 +46,7 @@ impl Store {
     }
 
     pub async fn create_user(&self, user: &NewUser, activity: Activity) -> Result<UserRecord> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let created = insert_user(&mut tx, user).await?;
         record_activity(&mut tx, &activity).await?;
         tx.commit().await?;
@@ -108,7 +108,7 @@ impl Store {
         teams: &[(TeamId, Role)],
         activity: Activity,
     ) -> Result<UserRecord> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let updated =
             sqlx::query("UPDATE users SET global_role = $1, updated_at = $2 WHERE id = $3")
                 .bind(global_role.map(Role::as_str))
@@ -130,7 +130,7 @@ impl Store {
     }
 
     pub async fn delete_user(&self, id: UserId, activity: Activity) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id.0)
             .execute(&mut *tx)
@@ -151,7 +151,7 @@ impl Store {
     }
 
     pub async fn create_session(&self, user: UserId, token_hash: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         insert_session(&mut tx, user, token_hash).await?;
         tx.commit().await?;
         Ok(())

@@ -3,14 +3,14 @@
 use super::{enroll_request_from_details, rows_of, AgentError, AgentResult};
 use crate::error::{ApiError, JsonBody};
 use crate::secrets::random_token;
-use crate::AppState;
+use crate::{conditional_access, AppState};
 use axum::extract::State;
 use axum::Json;
-use flotilla_core::detail::{detail_queries_for, VitalsUpdate};
+use flotilla_core::detail::{detail_queries_for, VitalsUpdate, ENTRA_IDENTITY_QUERY};
 use flotilla_core::query_name::QueryName;
 use flotilla_core::schedule::due_queries;
 use flotilla_core::{LabelOutcome, PlatformSet, PolicyResponse, QueryOutcome};
-use flotilla_store::{AgentHost, AgentKind, AgentWrite, StoreError};
+use flotilla_store::{AgentHost, AgentKind, AgentWrite, EntraIdentity, StoreError};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
@@ -147,6 +147,19 @@ pub async fn distributed_read(
             }
             queries.insert(name, json!(detail.sql));
         }
+        // Only hosts whose team reports to Entra are asked who they are there.
+        let identity = &ENTRA_IDENTITY_QUERY;
+        if targets(identity.platforms, &host.platform)
+            && conditional_access::reporting_tenant(&state.store, host.team_id)
+                .await?
+                .is_some()
+        {
+            let name = QueryName::Detail(identity.name.to_string()).to_wire();
+            if let Some(check) = identity.discovery {
+                discovery.insert(name.clone(), json!(check));
+            }
+            queries.insert(name, json!(identity.sql));
+        }
     }
     let mut nothing_to_ask = AgentWrite::default();
     if due.labels {
@@ -243,6 +256,27 @@ pub async fn distributed_write(
     let host = authenticate(&state, &body.node_key).await?;
     let write = interpret_write(&body);
     state.store.apply_agent_write(host.id, &write).await?;
+    if let Some(identity) = write
+        .vitals
+        .as_ref()
+        .and_then(|v| v.entra_identity.as_ref())
+    {
+        let identity = identity.as_ref().map(|r| EntraIdentity {
+            device_id: r.device_id.clone(),
+            upn: r.user_principal_name.clone(),
+        });
+        state
+            .store
+            .set_host_entra(host.id, identity.as_ref())
+            .await?;
+    }
+    // The verdict follows the results at once; a failure here must not make
+    // the agent send its results again.
+    if write.details_answered || write.policies_answered {
+        if let Err(err) = conditional_access::evaluate(&state, host.id).await {
+            tracing::warn!(host = %host.id, error = %err, "could not evaluate compliance");
+        }
+    }
     Ok(Json(json!({})))
 }
 

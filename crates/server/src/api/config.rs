@@ -37,15 +37,19 @@ pub fn check_server_url(url: &str) -> Result<(), String> {
 
 pub async fn get(State(state): State<AppState>, session: Session) -> ApiResult<Json<Value>> {
     let config = state.store.app_config().await?.unwrap_or_else(|| json!({}));
-    // Only admins and maintainers see how agents are configured.
     let mut config = config;
-    if !session
-        .principal
-        .can_write(flotilla_core::access::Scope::Global)
-    {
-        if let Some(object) = config.as_object_mut() {
+    if let Some(object) = config.as_object_mut() {
+        // Only admins and maintainers see how agents are configured.
+        if !session
+            .principal
+            .can_write(flotilla_core::access::Scope::Global)
+        {
             object.remove("agent_options");
         }
+        object.insert(
+            "conditional_access".into(),
+            super::conditional_access::config_block(&state).await?,
+        );
     }
     Ok(Json(config))
 }
@@ -104,7 +108,22 @@ fn validate_patch(patch: &Map<String, Value>) -> Result<(), ValidationErrors> {
             );
         }
     }
+    if let Some(Value::Object(integrations)) = patch.get("integrations") {
+        check_integrations(integrations, &mut errors);
+    }
     errors.into_result()
+}
+
+/// Integration switches are booleans; the error names the key.
+pub fn check_integrations(integrations: &Map<String, Value>, errors: &mut ValidationErrors) {
+    if let Some(value) = integrations.get("conditional_access_enabled") {
+        if !value.is_boolean() {
+            errors.add(
+                "integrations.conditional_access_enabled",
+                "must be true or false",
+            );
+        }
+    }
 }
 
 /// Objects merge key by key; anything else replaces. `agent_options` is
@@ -140,6 +159,8 @@ pub async fn modify(
     merge(&mut config, &Value::Object(patch));
     let activity = session.activity("edited_org_settings", json!({}));
     state.store.save_app_config(&config, Some(activity)).await?;
+    // "No team"'s conditional access switch lives here.
+    crate::conditional_access::reevaluate_all(&state);
     Ok(Json(config))
 }
 

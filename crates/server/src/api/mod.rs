@@ -1,5 +1,6 @@
 //! The admin REST API, Fleet-compatible, served under `/api/v1/fleet` and `/api/latest/fleet`.
 
+mod conditional_access;
 mod config;
 mod hosts;
 mod labels;
@@ -81,7 +82,19 @@ pub fn router() -> Router<AppState> {
             "/teams/{id}/policies/{policy_id}",
             get(policies::get_team).patch(policies::modify_team),
         )
-        .route("/activities", get(config::activities));
+        .route("/activities", get(config::activities))
+        .route(
+            "/conditional-access/microsoft",
+            post(conditional_access::connect).delete(conditional_access::disconnect),
+        )
+        .route(
+            "/conditional-access/microsoft/confirm",
+            post(conditional_access::confirm),
+        )
+        .route(
+            "/conditional-access/microsoft/consent",
+            get(conditional_access::consent_return),
+        );
     Router::new()
         .route("/api/v1/setup", post(session::setup))
         .route("/api/latest/setup", post(session::setup))

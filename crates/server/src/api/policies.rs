@@ -114,6 +114,9 @@ async fn create(
         .store
         .create_policy(scope, &spec, Some(session.user.id), activity)
         .await?;
+    if policy.conditional_access_enabled {
+        crate::conditional_access::reevaluate_all(state);
+    }
     Ok(Json(json!({ "policy": views::policy(&policy) })))
 }
 
@@ -149,6 +152,9 @@ async fn modify(
         .store
         .update_policy(current.id, &spec, activity)
         .await?;
+    if current.conditional_access_enabled || policy.conditional_access_enabled {
+        crate::conditional_access::reevaluate_all(state);
+    }
     Ok(Json(json!({ "policy": views::policy(&policy) })))
 }
 
@@ -167,6 +173,7 @@ async fn delete(
     let ids: Vec<PolicyId> = body.ids.iter().copied().map(PolicyId).collect();
     let activity = session.activity("deleted_policies", json!({ "policy_ids": body.ids }));
     state.store.delete_policies(scope, &ids, activity).await?;
+    crate::conditional_access::reevaluate_all(state);
     Ok(Json(json!({ "deleted": ids.len() })))
 }
 

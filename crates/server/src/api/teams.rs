@@ -112,6 +112,9 @@ fn validate_settings(settings: &Map<String, Value>, errors: &mut ValidationError
             );
         }
     }
+    if let Some(Value::Object(integrations)) = settings.get("integrations") {
+        super::config::check_integrations(integrations, errors);
+    }
 }
 
 #[derive(Deserialize)]
@@ -162,6 +165,7 @@ pub async fn modify(
         .store
         .update_team(id, &name, description.trim(), &document, Some(activity))
         .await?;
+    crate::conditional_access::reevaluate_all(&state);
     Ok(Json(
         json!({ "team": team_view(&state, &team, true).await? }),
     ))

@@ -1,0 +1,512 @@
+//! Conditional access: the Entra tenant connection, hosts' Entra identities,
+//! and the outbox of compliance reports.
+
+use crate::{as_flag, flag, now, opt_flag, Result, Store, StoreError};
+use flotilla_core::compliance::Verdict;
+use flotilla_core::{HostId, PolicyId, TeamId};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntegrationStatus {
+    /// Waiting for the admin's consent.
+    Pending,
+    Active,
+    /// Setup failed; `setup_error` says why.
+    Failed,
+}
+
+impl IntegrationStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            IntegrationStatus::Pending => "pending",
+            IntegrationStatus::Active => "active",
+            IntegrationStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> IntegrationStatus {
+        match s {
+            "active" => IntegrationStatus::Active,
+            "failed" => IntegrationStatus::Failed,
+            _ => IntegrationStatus::Pending,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MsIntegration {
+    pub tenant_id: String,
+    pub status: IntegrationStatus,
+    pub setup_error: String,
+    pub compliance_policy_id: String,
+}
+
+/// A host's identity in Entra, from Platform SSO.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntraIdentity {
+    pub device_id: String,
+    pub upn: String,
+}
+
+/// Everything a host's verdict is decided from.
+#[derive(Debug, Clone)]
+pub struct ComplianceFacts {
+    pub host: HostId,
+    pub team_id: Option<TeamId>,
+    pub platform: String,
+    pub hostname: String,
+    pub os_version: String,
+    pub seen_at: i64,
+    pub mdm_enrolled: Option<bool>,
+    pub identity: Option<EntraIdentity>,
+    pub queued: Option<Verdict>,
+    pub results: HashMap<PolicyId, Option<bool>>,
+}
+
+/// A compliance report in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplianceReport {
+    pub id: i64,
+    pub host_id: HostId,
+    pub tenant_id: String,
+    pub device_id: String,
+    pub upn: String,
+    pub device_name: String,
+    pub os_version: String,
+    pub last_check_in: i64,
+    pub verdict: Verdict,
+    pub status: String,
+    pub attempts: i64,
+    pub message_id: String,
+    pub error: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// How sending a report ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportOutcome {
+    Completed,
+    /// Microsoft refused it for good (unknown user, for example).
+    Failed(String),
+    /// Try again at this time.
+    Retry {
+        at: i64,
+        error: String,
+    },
+}
+
+const REPORT_COLUMNS: &str =
+    "id, host_id, tenant_id, device_id, upn, device_name, os_version, last_check_in, \
+     managed, compliant, status, attempts, message_id, error, created_at, updated_at";
+
+fn verdict_from(managed: Option<bool>, compliant: Option<bool>) -> Option<Verdict> {
+    Some(Verdict {
+        managed: managed?,
+        compliant: compliant?,
+    })
+}
+
+impl Store {
+    pub async fn ms_integration(&self) -> Result<Option<MsIntegration>> {
+        let row = sqlx::query("SELECT tenant_id, status, setup_error, compliance_policy_id FROM ms_integration WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(MsIntegration {
+                tenant_id: row.try_get("tenant_id")?,
+                status: IntegrationStatus::parse(&row.try_get::<String, _>("status")?),
+                setup_error: row.try_get("setup_error")?,
+                compliance_policy_id: row.try_get("compliance_policy_id")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Starts (or restarts) connecting a tenant: the integration waits for
+    /// consent, and `state` is the single-use value the consent round trip
+    /// must bring back.
+    pub async fn start_ms_integration(
+        &self,
+        tenant: &str,
+        state: &str,
+        expires_at: i64,
+    ) -> Result<()> {
+        let ts = now();
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO ms_integration (id, tenant_id, status, setup_error, compliance_policy_id, created_at, updated_at) \
+             VALUES (1, $1, 'pending', '', '', $2, $2) \
+             ON CONFLICT (id) DO UPDATE SET tenant_id = excluded.tenant_id, status = 'pending', setup_error = '', \
+             compliance_policy_id = '', updated_at = excluded.updated_at",
+        )
+        .bind(tenant)
+        .bind(ts)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM ms_consent_states WHERE expires_at < $1")
+            .bind(ts)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO ms_consent_states (state, tenant_id, expires_at) VALUES ($1, $2, $3)",
+        )
+        .bind(state)
+        .bind(tenant)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Uses up a consent state; returns the tenant it was issued for, if it
+    /// exists and has not expired.
+    pub async fn take_consent_state(&self, state: &str) -> Result<Option<String>> {
+        let mut tx = self.begin().await?;
+        let row =
+            sqlx::query("SELECT tenant_id, expires_at FROM ms_consent_states WHERE state = $1")
+                .bind(state)
+                .fetch_optional(&mut *tx)
+                .await?;
+        sqlx::query("DELETE FROM ms_consent_states WHERE state = $1")
+            .bind(state)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let Some(row) = row else { return Ok(None) };
+        let expires_at: i64 = row.try_get("expires_at")?;
+        Ok((expires_at >= now())
+            .then(|| row.try_get("tenant_id"))
+            .transpose()?)
+    }
+
+    pub async fn set_ms_integration_status(
+        &self,
+        status: IntegrationStatus,
+        setup_error: &str,
+        compliance_policy_id: &str,
+    ) -> Result<()> {
+        let updated = sqlx::query(
+            "UPDATE ms_integration SET status = $1, setup_error = $2, compliance_policy_id = $3, updated_at = $4 WHERE id = 1",
+        )
+        .bind(status.as_str())
+        .bind(setup_error)
+        .bind(compliance_policy_id)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound("conditional access integration"));
+        }
+        Ok(())
+    }
+
+    /// Removes the connection and every host's reported state.
+    pub async fn delete_ms_integration(&self) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM ms_integration")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM ms_consent_states")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE host_entra SET queued_managed = NULL, queued_compliant = NULL, reported_managed = NULL, \
+             reported_compliant = NULL, reported_at = NULL",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE compliance_reports SET status = 'superseded', updated_at = $1 WHERE status IN ('pending', 'sending')")
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records the identity a host reported (or its absence). A new device id
+    /// or UPN resets what was last reported for the host.
+    pub async fn set_host_entra(
+        &self,
+        host: HostId,
+        identity: Option<&EntraIdentity>,
+    ) -> Result<()> {
+        match identity {
+            None => {
+                sqlx::query("DELETE FROM host_entra WHERE host_id = $1")
+                    .bind(host.0)
+                    .execute(&self.pool)
+                    .await?;
+            }
+            Some(identity) => {
+                sqlx::query(
+                    "INSERT INTO host_entra (host_id, device_id, upn, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (host_id) DO UPDATE SET device_id = excluded.device_id, upn = excluded.upn, \
+                     updated_at = excluded.updated_at, \
+                     queued_managed = CASE WHEN host_entra.device_id = excluded.device_id AND host_entra.upn = excluded.upn THEN host_entra.queued_managed END, \
+                     queued_compliant = CASE WHEN host_entra.device_id = excluded.device_id AND host_entra.upn = excluded.upn THEN host_entra.queued_compliant END, \
+                     reported_managed = CASE WHEN host_entra.device_id = excluded.device_id AND host_entra.upn = excluded.upn THEN host_entra.reported_managed END, \
+                     reported_compliant = CASE WHEN host_entra.device_id = excluded.device_id AND host_entra.upn = excluded.upn THEN host_entra.reported_compliant END",
+                )
+                .bind(host.0)
+                .bind(identity.device_id.as_str())
+                .bind(identity.upn.as_str())
+                .bind(now())
+                .execute(&self.pool)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The facts a host's verdict is decided from.
+    pub async fn compliance_facts(&self, host: HostId) -> Result<ComplianceFacts> {
+        let row = sqlx::query(
+            "SELECT h.id, h.team_id, h.platform, h.hostname, h.computer_name, h.os_version, h.seen_at, h.mdm_enrolled, \
+             e.device_id, e.upn, e.queued_managed, e.queued_compliant \
+             FROM hosts h LEFT JOIN host_entra e ON e.host_id = h.id WHERE h.id = $1",
+        )
+        .bind(host.0)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("host"))?;
+        let results =
+            sqlx::query("SELECT policy_id, passes FROM policy_membership WHERE host_id = $1")
+                .bind(host.0)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| Ok((PolicyId(r.try_get("policy_id")?), opt_flag(r, "passes")?)))
+                .collect::<Result<HashMap<_, _>>>()?;
+        let device_id: Option<String> = row.try_get("device_id")?;
+        let upn: Option<String> = row.try_get("upn")?;
+        let computer_name: String = row.try_get("computer_name")?;
+        let hostname: String = row.try_get("hostname")?;
+        Ok(ComplianceFacts {
+            host,
+            team_id: row.try_get::<Option<i64>, _>("team_id")?.map(TeamId),
+            platform: row.try_get("platform")?,
+            hostname: if computer_name.is_empty() {
+                hostname
+            } else {
+                computer_name
+            },
+            os_version: row.try_get("os_version")?,
+            seen_at: row.try_get("seen_at")?,
+            mdm_enrolled: opt_flag(&row, "mdm_enrolled")?,
+            identity: device_id
+                .zip(upn)
+                .map(|(device_id, upn)| EntraIdentity { device_id, upn }),
+            queued: verdict_from(
+                opt_flag(&row, "queued_managed")?,
+                opt_flag(&row, "queued_compliant")?,
+            ),
+            results,
+        })
+    }
+
+    /// Hosts with an Entra identity (for re-evaluation after admin changes).
+    pub async fn hosts_with_entra_identity(&self) -> Result<Vec<HostId>> {
+        let rows = sqlx::query("SELECT host_id FROM host_entra ORDER BY host_id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok(HostId(r.try_get("host_id")?)))
+            .collect()
+    }
+
+    /// Queues a verdict for sending unless the same one is already queued.
+    /// Older unsent reports for the host are superseded. Returns whether a
+    /// report was queued.
+    pub async fn queue_compliance_report(
+        &self,
+        facts: &ComplianceFacts,
+        tenant: &str,
+        verdict: Verdict,
+    ) -> Result<bool> {
+        let Some(identity) = &facts.identity else {
+            return Ok(false);
+        };
+        let ts = now();
+        let mut tx = self.begin().await?;
+        // Mark the verdict queued first: under concurrent writes for one host
+        // only the transaction that changes it goes on to queue a report.
+        let changed = sqlx::query(
+            "UPDATE host_entra SET queued_managed = $1, queued_compliant = $2 WHERE host_id = $3 AND device_id = $4 \
+             AND upn = $5 AND (queued_managed IS NULL OR queued_compliant IS NULL OR queued_managed <> $1 OR queued_compliant <> $2)",
+        )
+        .bind(as_flag(verdict.managed))
+        .bind(as_flag(verdict.compliant))
+        .bind(facts.host.0)
+        .bind(identity.device_id.as_str())
+        .bind(identity.upn.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if changed.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE compliance_reports SET status = 'superseded', updated_at = $1 WHERE host_id = $2 AND status = 'pending'",
+        )
+        .bind(ts)
+        .bind(facts.host.0)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO compliance_reports (host_id, tenant_id, device_id, upn, device_name, os_version, last_check_in, \
+             managed, compliant, status, next_attempt_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $10, $10)",
+        )
+        .bind(facts.host.0)
+        .bind(tenant)
+        .bind(identity.device_id.as_str())
+        .bind(identity.upn.as_str())
+        .bind(facts.hostname.as_str())
+        .bind(facts.os_version.as_str())
+        .bind(facts.seen_at)
+        .bind(as_flag(verdict.managed))
+        .bind(as_flag(verdict.compliant))
+        .bind(ts)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Takes up to `limit` due reports for sending, leasing them for
+    /// `lease_secs` so that no other replica sends them meanwhile.
+    pub async fn claim_compliance_reports(
+        &self,
+        limit: i64,
+        lease_secs: i64,
+    ) -> Result<Vec<ComplianceReport>> {
+        let ts = now();
+        // The due condition is repeated on the outer row so that a replica
+        // that waited for another's lock re-checks it and skips the row.
+        let due = "((status = 'pending' AND next_attempt_at <= $1) OR (status = 'sending' AND locked_until < $1))";
+        let sql = format!(
+            "UPDATE compliance_reports SET status = 'sending', locked_until = $2, attempts = attempts + 1, updated_at = $1 \
+             WHERE id IN (SELECT id FROM compliance_reports WHERE {due} ORDER BY id LIMIT $3) AND {due} \
+             RETURNING {REPORT_COLUMNS}"
+        );
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query(&sql)
+            .bind(ts)
+            .bind(ts + lease_secs)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        rows.iter().map(report_from_row).collect()
+    }
+
+    /// Remembers an upload's message id, so a retry polls instead of re-sending.
+    pub async fn set_report_message(&self, id: i64, message_id: &str) -> Result<()> {
+        sqlx::query("UPDATE compliance_reports SET message_id = $1, updated_at = $2 WHERE id = $3")
+            .bind(message_id)
+            .bind(now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn finish_compliance_report(
+        &self,
+        report: &ComplianceReport,
+        outcome: &ReportOutcome,
+    ) -> Result<()> {
+        let ts = now();
+        let mut tx = self.begin().await?;
+        match outcome {
+            ReportOutcome::Completed => {
+                sqlx::query("UPDATE compliance_reports SET status = 'completed', error = '', updated_at = $1 WHERE id = $2")
+                    .bind(ts)
+                    .bind(report.id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE host_entra SET reported_managed = $1, reported_compliant = $2, reported_at = $3 \
+                     WHERE host_id = $4 AND device_id = $5 AND upn = $6",
+                )
+                .bind(as_flag(report.verdict.managed))
+                .bind(as_flag(report.verdict.compliant))
+                .bind(ts)
+                .bind(report.host_id.0)
+                .bind(report.device_id.as_str())
+                .bind(report.upn.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+            ReportOutcome::Failed(error) => {
+                sqlx::query("UPDATE compliance_reports SET status = 'failed', error = $1, updated_at = $2 WHERE id = $3")
+                    .bind(error.as_str())
+                    .bind(ts)
+                    .bind(report.id)
+                    .execute(&mut *tx)
+                    .await?;
+                // Nothing was accepted: a later change must be able to queue again.
+                sqlx::query("UPDATE host_entra SET queued_managed = NULL, queued_compliant = NULL WHERE host_id = $1")
+                    .bind(report.host_id.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            ReportOutcome::Retry { at, error } => {
+                sqlx::query(
+                    "UPDATE compliance_reports SET status = 'pending', next_attempt_at = $1, error = $2, updated_at = $3 \
+                     WHERE id = $4 AND status = 'sending'",
+                )
+                .bind(*at)
+                .bind(error.as_str())
+                .bind(ts)
+                .bind(report.id)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A host's reports, newest first.
+    pub async fn compliance_reports(
+        &self,
+        host: HostId,
+        limit: i64,
+    ) -> Result<Vec<ComplianceReport>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {REPORT_COLUMNS} FROM compliance_reports WHERE host_id = $1 ORDER BY id DESC LIMIT $2"
+        ))
+        .bind(host.0)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(report_from_row).collect()
+    }
+}
+
+fn report_from_row(row: &AnyRow) -> Result<ComplianceReport> {
+    Ok(ComplianceReport {
+        id: row.try_get("id")?,
+        host_id: HostId(row.try_get("host_id")?),
+        tenant_id: row.try_get("tenant_id")?,
+        device_id: row.try_get("device_id")?,
+        upn: row.try_get("upn")?,
+        device_name: row.try_get("device_name")?,
+        os_version: row.try_get("os_version")?,
+        last_check_in: row.try_get("last_check_in")?,
+        verdict: Verdict {
+            managed: flag(row, "managed")?,
+            compliant: flag(row, "compliant")?,
+        },
+        status: row.try_get("status")?,
+        attempts: row.try_get("attempts")?,
+        message_id: row.try_get("message_id")?,
+        error: row.try_get("error")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
