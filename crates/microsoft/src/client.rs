@@ -14,7 +14,7 @@ const TOKEN_MARGIN: Duration = Duration::from_secs(300);
 /// Intune's endpoints rarely move; they are looked up again after a day.
 const DISCOVERY_TTL: Duration = Duration::from_secs(86_400);
 /// Throttled or failing calls are tried this many times in all.
-const ATTEMPTS: u32 = 4;
+const ATTEMPTS: u32 = 6;
 
 #[derive(Clone)]
 pub struct MicrosoftConfig {
@@ -128,26 +128,53 @@ impl MicrosoftClient {
                 return Ok(token.value.clone());
             }
         }
-        let response = self
-            .http
-            .post(format!("{}/{tenant}/oauth2/v2.0/token", self.authority()))
-            .form(&[
-                ("client_id", self.config.client_id.as_str()),
-                ("client_secret", self.config.client_secret.as_str()),
-                ("grant_type", "client_credentials"),
-                ("scope", scope.as_str()),
-            ])
-            .send()
-            .await?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            let reason = body["error_description"]
-                .as_str()
-                .or(body["error"].as_str())
-                .unwrap_or("no reason given");
-            return Err(MicrosoftError::Credentials(reason.to_string()));
-        }
+        let mut attempt = 0;
+        let body = loop {
+            attempt += 1;
+            let sent = self
+                .http
+                .post(format!("{}/{tenant}/oauth2/v2.0/token", self.authority()))
+                .form(&[
+                    ("client_id", self.config.client_id.as_str()),
+                    ("client_secret", self.config.client_secret.as_str()),
+                    ("grant_type", "client_credentials"),
+                    ("scope", scope.as_str()),
+                ])
+                .send()
+                .await;
+            let response = match sent {
+                Ok(response) => response,
+                Err(_) if attempt < ATTEMPTS => {
+                    tokio::time::sleep(backoff(attempt)).await;
+                    continue;
+                }
+                Err(err) => return Err(err.into()),
+            };
+            let status = response.status();
+            if (status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error())
+                && attempt < ATTEMPTS
+            {
+                tokio::time::sleep(retry_after(&response).unwrap_or_else(|| backoff(attempt)))
+                    .await;
+                continue;
+            }
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+                return Err(MicrosoftError::Status {
+                    call: "token",
+                    status: status.as_u16(),
+                    body: body.to_string(),
+                });
+            }
+            if !status.is_success() {
+                let reason = body["error_description"]
+                    .as_str()
+                    .or(body["error"].as_str())
+                    .unwrap_or("no reason given");
+                return Err(MicrosoftError::Credentials(reason.to_string()));
+            }
+            break body;
+        };
         let value = body["access_token"]
             .as_str()
             .ok_or(MicrosoftError::Protocol {
@@ -211,13 +238,7 @@ impl MicrosoftClient {
             if (status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error())
                 && attempt < ATTEMPTS
             {
-                let wait = response
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .map(|secs| Duration::from_secs(secs.min(30)))
-                    .unwrap_or_else(|| backoff(attempt));
+                let wait = retry_after(&response).unwrap_or_else(|| backoff(attempt));
                 tracing::debug!(call, %status, ?wait, "Microsoft asked to retry");
                 tokio::time::sleep(wait).await;
                 continue;
@@ -576,6 +597,18 @@ impl MicrosoftClient {
         .await?;
         Ok(())
     }
+}
+
+/// Microsoft's Retry-After, in seconds, capped so one call can't stall for long.
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .parse::<u64>()
+        .ok()
+        .map(|secs| Duration::from_secs(secs.min(30)))
 }
 
 fn backoff(attempt: u32) -> Duration {

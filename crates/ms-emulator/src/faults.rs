@@ -26,7 +26,8 @@ pub struct Faults {
     /// Share answered only after `slow_ms`.
     pub slow: f64,
     pub slow_ms: u64,
-    /// Each new token is refused (401) the first time it is used.
+    /// The first token issued for each tenant and scope is refused (401) the
+    /// first time it is used, as a token not yet replicated would be.
     pub reject_fresh_token_once: bool,
 }
 
@@ -91,7 +92,11 @@ pub async fn inject(
     if faults.reject_fresh_token_once {
         if let Some(token) = crate::graph::bearer(request.headers()) {
             let mut world = emulator.lock();
-            if world.tokens.contains_key(&token) && world.rejected_once.insert(token) {
+            let issued = world
+                .tokens
+                .get(&token)
+                .map(|t| (t.tenant.clone(), t.scope.clone()));
+            if issued.is_some_and(|key| world.rejected_once.insert(key)) {
                 return (
                     StatusCode::UNAUTHORIZED,
                     Json(error_body("InvalidAuthenticationToken")),

@@ -138,8 +138,9 @@ pub struct World {
     pub devices: HashMap<String, Device>,
     pub uploads: HashMap<String, Upload>,
     pub faults: Faults,
-    /// Tokens already rejected once by the "fresh token rejected once" fault.
-    pub rejected_once: std::collections::HashSet<String>,
+    /// (tenant, scope) pairs whose first token the "fresh token rejected
+    /// once" fault has refused.
+    pub rejected_once: std::collections::HashSet<(String, String)>,
 }
 
 pub struct Emulator {
