@@ -27,6 +27,9 @@ pub struct BenchArgs {
     /// How long to measure once every host has enrolled and answered once.
     #[arg(long, env = "FLOTILLA_BENCH_DURATION", default_value = "60s", value_parser = crate::serve::duration)]
     pub duration: Duration,
+    /// The server's detail, label and policy intervals (Fleet's default is 1h).
+    #[arg(long, env = "FLOTILLA_BENCH_SERVER_INTERVAL", default_value = "1h")]
+    pub server_interval: String,
     /// Also run on PostgreSQL: a fresh database is made on this server per run.
     #[arg(long, env = "FLOTILLA_BENCH_POSTGRES_URL")]
     pub postgres_url: Option<String>,
@@ -183,6 +186,9 @@ async fn run_one(
             "--data-dir",
         ])
         .arg(&data_dir)
+        .args(["--detail-interval", &args.server_interval])
+        .args(["--label-interval", &args.server_interval])
+        .args(["--policy-interval", &args.server_interval])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .kill_on_drop(true);
@@ -263,8 +269,8 @@ fn table(results: &[RunResult], args: &BenchArgs) -> String {
     let _ = writeln!(
         out,
         "Check-in interval {:?}, measured for {:?} after every host enrolled and answered once; \
-         server intervals at their defaults (1 h).\n",
-        args.interval, args.duration
+         server detail/label/policy intervals {}.\n",
+        args.interval, args.duration, args.server_interval
     );
     let _ = writeln!(
         out,

@@ -60,6 +60,24 @@ impl AgentWrite {
     }
 }
 
+/// `$first, $first+1, ...` for `count` parameters.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn bind_ids<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ids: &[i64],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query
+}
+
 /// Binds an enrollment's values as `$1`..`$12` in the order the enroll statements use.
 fn bind_enroll<'q>(
     sql: &'q str,
@@ -127,13 +145,13 @@ impl Store {
              ON CONFLICT (uuid) DO UPDATE SET {assignments} RETURNING id"
         );
         let row = match bind_enroll(&update, request, key, ts)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.writer)
             .await?
         {
             Some(row) => row,
             None => {
                 bind_enroll(&insert, request, key, ts)
-                    .fetch_one(&self.pool)
+                    .fetch_one(&self.writer)
                     .await?
             }
         };
@@ -177,16 +195,14 @@ impl Store {
     /// Records when hosts were last heard from, in one statement per batch.
     pub async fn mark_seen(&self, hosts: &[HostId], ts: i64) -> Result<()> {
         for chunk in hosts.chunks(500) {
-            let params: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let ids: Vec<i64> = chunk.iter().map(|h| h.0).collect();
             let sql = format!(
                 "UPDATE hosts SET seen_at = $1 WHERE id IN ({})",
-                params.join(", ")
+                placeholders(2, ids.len())
             );
-            let mut query = sqlx::query(&sql).bind(ts);
-            for host in chunk {
-                query = query.bind(host.0);
-            }
-            query.execute(&self.pool).await?;
+            bind_ids(sqlx::query(&sql).bind(ts), &ids)
+                .execute(&self.writer)
+                .await?;
         }
         Ok(())
     }
@@ -197,6 +213,15 @@ impl Store {
         let mut tx = self.begin().await?;
         if let Some(vitals) = write.vitals.as_ref().filter(|v| !v.is_empty()) {
             let mdm = vitals.mdm.as_ref();
+            let platform_before: Option<String> = match &vitals.platform {
+                Some(_) => sqlx::query("SELECT platform FROM hosts WHERE id = $1")
+                    .bind(host.0)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .map(|row| row.try_get("platform"))
+                    .transpose()?,
+                None => None,
+            };
             sqlx::query(
                 "UPDATE hosts SET hostname = COALESCE($1, hostname), computer_name = COALESCE($2, computer_name), \
                  hardware_serial = COALESCE($3, hardware_serial), hardware_model = COALESCE($4, hardware_model), \
@@ -220,37 +245,69 @@ impl Store {
             .bind(host.0)
             .execute(&mut *tx)
             .await?;
-            if let Some(platform) = &vitals.platform {
+            if let Some(platform) = vitals
+                .platform
+                .as_ref()
+                .filter(|p| platform_before.as_ref() != Some(*p))
+            {
                 self.sync_builtin_labels(&mut tx, host, platform, ts)
                     .await?;
             }
         }
-        for (label, outcome) in &write.labels {
-            let member = match outcome {
-                LabelOutcome::Member => true,
-                LabelOutcome::NotMember => false,
-                LabelOutcome::Unchanged => continue,
-            };
-            // The label may have been deleted since the query went out.
-            let exists = sqlx::query("SELECT 1 AS one FROM labels WHERE id = $1")
-                .bind(label.0)
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
-            if exists {
-                set_membership(&mut tx, *label, host, member, ts).await?;
-            }
+        // One statement per kind of change; ids of labels or policies deleted
+        // since the queries went out are skipped by the joins.
+        let labels_with = |wanted: LabelOutcome| -> Vec<i64> {
+            write
+                .labels
+                .iter()
+                .filter(|(_, o)| *o == wanted)
+                .map(|(l, _)| l.0)
+                .collect()
+        };
+        let members = labels_with(LabelOutcome::Member);
+        if !members.is_empty() {
+            let sql = format!(
+                "INSERT INTO label_membership (label_id, host_id, updated_at) SELECT l.id, $1, $2 FROM labels l \
+                 WHERE l.id IN ({}) ON CONFLICT (label_id, host_id) DO UPDATE SET updated_at = excluded.updated_at",
+                placeholders(3, members.len())
+            );
+            bind_ids(sqlx::query(&sql).bind(host.0).bind(ts), &members)
+                .execute(&mut *tx)
+                .await?;
         }
-        for (policy, response) in &write.policies {
-            sqlx::query(
-                "INSERT INTO policy_membership (policy_id, host_id, passes, updated_at) \
-                 SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM policies WHERE id = $1) \
+        let left = labels_with(LabelOutcome::NotMember);
+        if !left.is_empty() {
+            let sql = format!(
+                "DELETE FROM label_membership WHERE host_id = $1 AND label_id IN ({})",
+                placeholders(2, left.len())
+            );
+            bind_ids(sqlx::query(&sql).bind(host.0), &left)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for stored in [Some(true), Some(false), None] {
+            let ids: Vec<i64> = write
+                .policies
+                .iter()
+                .filter(|(_, r)| r.as_stored() == stored)
+                .map(|(p, _)| p.0)
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let sql = format!(
+                "INSERT INTO policy_membership (policy_id, host_id, passes, updated_at) SELECT p.id, $1, $2, $3 \
+                 FROM policies p WHERE p.id IN ({}) \
                  ON CONFLICT (policy_id, host_id) DO UPDATE SET passes = excluded.passes, updated_at = excluded.updated_at",
+                placeholders(4, ids.len())
+            );
+            bind_ids(
+                sqlx::query(&sql)
+                    .bind(host.0)
+                    .bind(stored.map(as_flag))
+                    .bind(ts),
+                &ids,
             )
-            .bind(policy.0)
-            .bind(host.0)
-            .bind(response.as_stored().map(as_flag))
-            .bind(ts)
             .execute(&mut *tx)
             .await?;
         }

@@ -196,7 +196,7 @@ impl Store {
         .bind(setup_error)
         .bind(compliance_policy_id)
         .bind(now())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound("conditional access integration"));
@@ -238,7 +238,7 @@ impl Store {
             None => {
                 sqlx::query("DELETE FROM host_entra WHERE host_id = $1")
                     .bind(host.0)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
             }
             Some(identity) => {
@@ -255,7 +255,7 @@ impl Store {
                 .bind(identity.device_id.as_str())
                 .bind(identity.upn.as_str())
                 .bind(now())
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
             }
         }
@@ -409,7 +409,7 @@ impl Store {
             .bind(message_id)
             .bind(now())
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

@@ -262,7 +262,7 @@ impl Store {
     pub async fn request_refetch(&self, id: HostId) -> Result<()> {
         let updated = sqlx::query("UPDATE hosts SET refetch_requested = 1 WHERE id = $1")
             .bind(id.0)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound("host"));

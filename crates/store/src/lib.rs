@@ -40,10 +40,15 @@ pub enum Backend {
     Postgres,
 }
 
-/// The storage interface. Cheap to clone; every clone shares one pool.
+/// The storage interface. Cheap to clone; every clone shares the pools.
 #[derive(Clone)]
 pub struct Store {
+    /// Reads.
     pool: AnyPool,
+    /// Writes. SQLite takes one writer at a time: a single-connection pool
+    /// queues writers in-process instead of letting them poll the file lock.
+    /// On PostgreSQL this is the same pool as `pool`.
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -67,36 +72,33 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
-        let options = match backend {
-            // SQLite allows one writer at a time; a small pool with WAL lets
-            // readers proceed while the writer works.
+        let (pool, writer) = match backend {
+            // With WAL, readers proceed while the one writer works.
             Backend::Sqlite => {
-                AnyPoolOptions::new()
-                    .max_connections(8)
-                    .after_connect(|conn, _meta| {
-                        Box::pin(async move {
-                            conn.execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                            )
-                            .await?;
-                            Ok(())
-                        })
-                    })
+                let pool = sqlite_pool(8).connect(url).await?;
+                let writer = sqlite_pool(1).connect(url).await?;
+                (pool, writer)
             }
-            Backend::Postgres => AnyPoolOptions::new().max_connections(16),
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect(url)
+                    .await?;
+                (pool.clone(), pool)
+            }
         };
-        let pool = options
-            .acquire_timeout(Duration::from_secs(30))
-            .connect(url)
-            .await?;
         let migrator = match backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&pool).await?;
+        migrator.run(&writer).await?;
         tracing::info!(?backend, "database ready");
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            writer,
+            backend,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -110,8 +112,25 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
+}
+
+fn sqlite_pool(connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(Duration::from_secs(60))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
 }
 
 /// Reads a 0/1 flag column.
@@ -192,8 +211,8 @@ impl Store {
     /// "database is locked" when another writer got in between.
     pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
         })
     }
 }

@@ -172,7 +172,7 @@ impl Store {
             sqlx::query("UPDATE api_sessions SET last_used_at = $1 WHERE token_hash = $2")
                 .bind(now())
                 .bind(token_hash)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
         }
         match self.user(user_id).await {
@@ -185,7 +185,7 @@ impl Store {
     pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
         sqlx::query("DELETE FROM api_sessions WHERE token_hash = $1")
             .bind(token_hash)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
