@@ -49,13 +49,15 @@ fn chance() -> f64 {
     (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// Applies the configured faults to Microsoft calls (never to `/_emulator`).
+/// Applies the configured faults to Microsoft's API calls.
 pub async fn inject(
     State(emulator): State<Arc<Emulator>>,
     request: Request,
     next: Next,
 ) -> Response {
-    if request.uri().path().starts_with("/_emulator") {
+    // Not the consent page, which a browser shows, nor the inspection API.
+    let path = request.uri().path();
+    if path.starts_with("/_emulator") || path.ends_with("/adminconsent") {
         return next.run(request).await;
     }
     let faults = emulator.lock().faults.clone();

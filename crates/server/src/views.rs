@@ -160,6 +160,9 @@ pub fn policy(policy: &PolicyRecord) -> Value {
 pub fn host_policy(entry: &HostPolicy) -> Value {
     let mut value = policy(&entry.policy);
     if let Some(object) = value.as_object_mut() {
+        // Fleet-wide counts belong to the policy list, not to one host's view.
+        object.remove("passing_host_count");
+        object.remove("failing_host_count");
         object.insert("response".into(), json!(entry.response.as_api_str()));
     }
     value

@@ -144,7 +144,12 @@ async fn macs_compliance_reaches_entra() {
         assert_eq!(body["errors"][0]["name"], "microsoft_tenant_id");
 
         // A tenant whose admin refuses: the setup error says so.
-        let (url, _) = consent(&server, &admin, REFUSING).await;
+        let (url, returned) = consent(&server, &admin, REFUSING).await;
+        assert_eq!(
+            returned,
+            StatusCode::NOT_FOUND,
+            "back on the settings page (served by the console)"
+        );
         let (_, confirm) = server
             .post(
                 "/api/latest/fleet/conditional-access/microsoft/confirm",

@@ -8,10 +8,20 @@ use flotilla_core::{HostId, LabelId};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-const LABEL_SELECT: &str =
-    "SELECT l.id, l.name, l.description, l.query, l.platform, l.label_type, \
-     l.membership_type, l.created_at, l.updated_at, \
-     (SELECT COUNT(*) FROM label_membership m WHERE m.label_id = l.id) AS host_count FROM labels l";
+macro_rules! label_columns {
+    () => {
+        "SELECT l.id, l.name, l.description, l.query, l.platform, l.label_type, \
+         l.membership_type, l.created_at, l.updated_at, "
+    };
+}
+/// With each label's host count, for the admin API.
+const LABEL_SELECT: &str = concat!(
+    label_columns!(),
+    "(SELECT COUNT(*) FROM label_membership m WHERE m.label_id = l.id) AS host_count FROM labels l"
+);
+/// Without host counts (reported as 0): counting costs a pass over every
+/// member, too much for agent check-ins and host pages.
+const LABEL_SELECT_UNCOUNTED: &str = concat!(label_columns!(), "0 AS host_count FROM labels l");
 
 impl Store {
     pub async fn create_label(&self, spec: &LabelSpec, activity: Activity) -> Result<LabelRecord> {
@@ -112,10 +122,10 @@ impl Store {
         Ok(())
     }
 
-    /// The labels a host is in.
+    /// The labels a host is in (without host counts).
     pub async fn host_labels(&self, host: HostId) -> Result<Vec<LabelRecord>> {
         let rows = sqlx::query(&format!(
-            "{LABEL_SELECT} WHERE l.id IN (SELECT label_id FROM label_membership WHERE host_id = $1) ORDER BY l.id"
+            "{LABEL_SELECT_UNCOUNTED} WHERE l.id IN (SELECT label_id FROM label_membership WHERE host_id = $1) ORDER BY l.id"
         ))
         .bind(host.0)
         .fetch_all(&self.pool)
@@ -123,10 +133,10 @@ impl Store {
         rows.iter().map(label_from_row).collect()
     }
 
-    /// The labels whose queries agents answer (dynamic, not built-in).
+    /// The labels whose queries agents answer (dynamic, not built-in), without host counts.
     pub async fn dynamic_labels(&self) -> Result<Vec<LabelRecord>> {
         let rows = sqlx::query(&format!(
-            "{LABEL_SELECT} WHERE l.label_type = 'regular' AND l.membership_type = 'dynamic' ORDER BY l.id"
+            "{LABEL_SELECT_UNCOUNTED} WHERE l.label_type = 'regular' AND l.membership_type = 'dynamic' ORDER BY l.id"
         ))
         .fetch_all(&self.pool)
         .await?;

@@ -159,20 +159,7 @@ pub fn now() -> i64 {
 /// `admin_url` and returns its URL: for tests and benchmarks that each need a
 /// fresh database.
 pub async fn create_postgres_database(admin_url: &str, name: &str) -> Result<String> {
-    sqlx::any::install_default_drivers();
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(StoreError::Conflict(format!(
-            "\"{name}\" is not a plain database name"
-        )));
-    }
-    let pool = AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(admin_url)
-        .await?;
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&pool)
-        .await?;
-    pool.close().await;
+    on_postgres_server(admin_url, name, &format!("CREATE DATABASE {name}")).await?;
     let (base, query) = match admin_url.split_once('?') {
         Some((base, query)) => (base, format!("?{query}")),
         None => (admin_url, String::new()),
@@ -188,6 +175,17 @@ pub async fn create_postgres_database(admin_url: &str, name: &str) -> Result<Str
 
 /// Drops a database made by [`create_postgres_database`].
 pub async fn drop_postgres_database(admin_url: &str, name: &str) -> Result<()> {
+    on_postgres_server(
+        admin_url,
+        name,
+        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+    )
+    .await
+}
+
+/// Runs one statement about database `name` (checked to be a plain name,
+/// since it is spliced into the SQL) over a short-lived admin connection.
+async fn on_postgres_server(admin_url: &str, name: &str, statement: &str) -> Result<()> {
     sqlx::any::install_default_drivers();
     if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(StoreError::Conflict(format!(
@@ -198,9 +196,7 @@ pub async fn drop_postgres_database(admin_url: &str, name: &str) -> Result<()> {
         .max_connections(1)
         .connect(admin_url)
         .await?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&pool)
-        .await?;
+    sqlx::query(statement).execute(&pool).await?;
     pool.close().await;
     Ok(())
 }

@@ -11,12 +11,26 @@ use flotilla_core::{HostId, PolicyId, PolicyResponse, TeamId, UserId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-const POLICY_SELECT: &str = "SELECT p.id, p.team_id, p.name, p.query, p.description, p.resolution, p.platform, \
-     p.critical, p.calendar_events_enabled, p.conditional_access_enabled, p.author_id, p.created_at, p.updated_at, \
-     COALESCE(u.name, '') AS author_name, COALESCE(u.email, '') AS author_email, \
-     (SELECT COUNT(*) FROM policy_membership m WHERE m.policy_id = p.id AND m.passes = 1) AS passing_host_count, \
+macro_rules! policy_columns {
+    () => {
+        "SELECT p.id, p.team_id, p.name, p.query, p.description, p.resolution, p.platform, \
+         p.critical, p.calendar_events_enabled, p.conditional_access_enabled, p.author_id, p.created_at, \
+         p.updated_at, COALESCE(u.name, '') AS author_name, COALESCE(u.email, '') AS author_email, "
+    };
+}
+/// With passing and failing host counts, for the admin API.
+const POLICY_SELECT: &str = concat!(
+    policy_columns!(),
+    "(SELECT COUNT(*) FROM policy_membership m WHERE m.policy_id = p.id AND m.passes = 1) AS passing_host_count, \
      (SELECT COUNT(*) FROM policy_membership m WHERE m.policy_id = p.id AND m.passes = 0) AS failing_host_count \
-     FROM policies p LEFT JOIN users u ON u.id = p.author_id";
+     FROM policies p LEFT JOIN users u ON u.id = p.author_id"
+);
+/// Without host counts (reported as 0): counting costs a pass over every
+/// host's result, too much for agent check-ins and verdicts.
+const POLICY_SELECT_UNCOUNTED: &str = concat!(
+    policy_columns!(),
+    "0 AS passing_host_count, 0 AS failing_host_count FROM policies p LEFT JOIN users u ON u.id = p.author_id"
+);
 
 fn duplicate_name(name: &str) -> String {
     format!("a policy named \"{name}\" already exists in this team")
@@ -160,10 +174,10 @@ impl Store {
     }
 
     /// The policies a host of this team is checked against (global ones and its
-    /// team's, or "No team"'s), before platform filtering.
+    /// team's, or "No team"'s), before platform filtering; without host counts.
     pub async fn policies_for_team(&self, team: Option<TeamId>) -> Result<Vec<PolicyRecord>> {
         let rows = sqlx::query(&format!(
-            "{POLICY_SELECT} WHERE p.team_id IS NULL OR p.team_id = $1 ORDER BY p.id"
+            "{POLICY_SELECT_UNCOUNTED} WHERE p.team_id IS NULL OR p.team_id = $1 ORDER BY p.id"
         ))
         .bind(team.map_or(0, |t| t.0))
         .fetch_all(&self.pool)

@@ -49,6 +49,19 @@ impl Store {
         team_from_row(&row)
     }
 
+    /// A team's settings document alone: cheap enough for agent check-ins
+    /// (the full record counts the team's hosts).
+    pub async fn team_document(&self, id: TeamId) -> Result<Value> {
+        let row = sqlx::query("SELECT document FROM teams WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound("team"))?;
+        Ok(serde_json::from_str(
+            &row.try_get::<String, _>("document")?,
+        )?)
+    }
+
     pub async fn teams(&self) -> Result<Vec<TeamRecord>> {
         let rows = sqlx::query(&format!("{TEAM_SELECT} ORDER BY t.name"))
             .fetch_all(&self.pool)

@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use flotilla_core::detail::{Row, VitalsUpdate};
-use flotilla_store::EnrollRequest;
+use flotilla_core::TeamId;
+use flotilla_store::{AgentHost, AgentKind, EnrollRequest, StoreError};
 use serde_json::{json, Map, Value};
 
 const SMALL_BODY: usize = 64 * 1024;
@@ -80,6 +81,29 @@ impl<E: Into<ApiError>> From<E> for AgentError {
 }
 
 type AgentResult<T> = Result<T, AgentError>;
+
+/// The team an enroll secret enrolls into; an unknown secret is `node_invalid`.
+async fn team_for_secret(state: &AppState, secret: &str) -> AgentResult<Option<TeamId>> {
+    match state.store.team_for_secret(secret).await {
+        Ok(team) => Ok(team),
+        Err(StoreError::NotFound(_)) => Err(AgentError::NodeInvalid("invalid enroll secret")),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The host an osquery node key or fleetd orbit node key belongs to; marks it seen.
+async fn authenticate(state: &AppState, kind: AgentKind, key: &str) -> AgentResult<AgentHost> {
+    if key.is_empty() {
+        return Err(AgentError::NodeInvalid("missing node key"));
+    }
+    let host = state
+        .store
+        .agent_host(kind, key)
+        .await?
+        .ok_or(AgentError::NodeInvalid("invalid node key"))?;
+    state.seen.mark(host.id);
+    Ok(host)
+}
 
 /// Reads the host description an osquery enroll carries (`host_details`: table → row).
 fn enroll_request_from_details(

@@ -1,13 +1,13 @@
 //! fleetd's orbit API: enrollment, its config, and the device token that
 //! authorises the end user's "My device" page.
 
-use super::{AgentError, AgentResult};
+use super::{authenticate, team_for_secret, AgentResult};
 use crate::error::{ApiError, JsonBody};
 use crate::secrets::random_token;
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
-use flotilla_store::{AgentHost, AgentKind, EnrollRequest, StoreError};
+use flotilla_store::{AgentKind, EnrollRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -33,13 +33,7 @@ pub async fn enroll(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<EnrollBody>,
 ) -> AgentResult<Json<Value>> {
-    let team = match state.store.team_for_secret(&body.enroll_secret).await {
-        Ok(team) => team,
-        Err(StoreError::NotFound(_)) => {
-            return Err(AgentError::NodeInvalid("invalid enroll secret"))
-        }
-        Err(err) => return Err(err.into()),
-    };
+    let team = team_for_secret(&state, &body.enroll_secret).await?;
     if body.hardware_uuid.trim().is_empty() {
         return Err(ApiError::invalid("hardware_uuid", "hardware_uuid is required").into());
     }
@@ -68,24 +62,11 @@ pub struct OrbitKeyBody {
     orbit_node_key: String,
 }
 
-async fn authenticate(state: &AppState, key: &str) -> AgentResult<AgentHost> {
-    if key.is_empty() {
-        return Err(AgentError::NodeInvalid("missing orbit node key"));
-    }
-    let host = state
-        .store
-        .agent_host(AgentKind::Orbit, key)
-        .await?
-        .ok_or(AgentError::NodeInvalid("invalid orbit node key"))?;
-    state.seen.mark(host.id);
-    Ok(host)
-}
-
 pub async fn config(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<OrbitKeyBody>,
 ) -> AgentResult<Json<Value>> {
-    authenticate(&state, &body.orbit_node_key).await?;
+    authenticate(&state, AgentKind::Orbit, &body.orbit_node_key).await?;
     Ok(Json(json!({
         "command_line_startup_flags": {},
         "extensions": {},
@@ -107,7 +88,7 @@ pub async fn device_token(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<DeviceTokenBody>,
 ) -> AgentResult<Json<Value>> {
-    let host = authenticate(&state, &body.orbit_node_key).await?;
+    let host = authenticate(&state, AgentKind::Orbit, &body.orbit_node_key).await?;
     let token = body.device_auth_token.trim();
     if token.len() < 16 || token.len() > 512 {
         return Err(ApiError::invalid(

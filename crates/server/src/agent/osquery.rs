@@ -1,6 +1,6 @@
 //! osquery's remote API (TLS plugins): enroll, config, distributed read/write, log.
 
-use super::{enroll_request_from_details, rows_of, AgentError, AgentResult};
+use super::{authenticate, enroll_request_from_details, rows_of, team_for_secret, AgentResult};
 use crate::error::{ApiError, JsonBody};
 use crate::secrets::random_token;
 use crate::{conditional_access, AppState};
@@ -10,7 +10,7 @@ use flotilla_core::detail::{detail_queries_for, VitalsUpdate, ENTRA_IDENTITY_QUE
 use flotilla_core::query_name::QueryName;
 use flotilla_core::schedule::due_queries;
 use flotilla_core::{LabelOutcome, PlatformSet, PolicyResponse, QueryOutcome};
-use flotilla_store::{AgentHost, AgentKind, AgentWrite, EntraIdentity, StoreError};
+use flotilla_store::{AgentKind, AgentWrite, EntraIdentity};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
@@ -29,13 +29,7 @@ pub async fn enroll(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<EnrollBody>,
 ) -> AgentResult<Json<Value>> {
-    let team = match state.store.team_for_secret(&body.enroll_secret).await {
-        Ok(team) => team,
-        Err(StoreError::NotFound(_)) => {
-            return Err(AgentError::NodeInvalid("invalid enroll secret"))
-        }
-        Err(err) => return Err(err.into()),
-    };
+    let team = team_for_secret(&state, &body.enroll_secret).await?;
     let mut request = enroll_request_from_details(&body.host_identifier, &body.host_details);
     if request.uuid.is_empty() {
         return Err(ApiError::invalid(
@@ -58,19 +52,6 @@ pub async fn enroll(
 pub struct NodeKeyBody {
     #[serde(default)]
     node_key: String,
-}
-
-async fn authenticate(state: &AppState, node_key: &str) -> AgentResult<AgentHost> {
-    if node_key.is_empty() {
-        return Err(AgentError::NodeInvalid("missing node key"));
-    }
-    let host = state
-        .store
-        .agent_host(AgentKind::Osquery, node_key)
-        .await?
-        .ok_or(AgentError::NodeInvalid("invalid node key"))?;
-    state.seen.mark(host.id);
-    Ok(host)
 }
 
 /// The osquery options every host gets unless the admin sets `agent_options`.
@@ -98,13 +79,12 @@ pub async fn config(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<NodeKeyBody>,
 ) -> AgentResult<Json<Value>> {
-    let host = authenticate(&state, &body.node_key).await?;
+    let host = authenticate(&state, AgentKind::Osquery, &body.node_key).await?;
     let team_options = match host.team_id {
         Some(team) => state
             .store
-            .team(team)
+            .team_document(team)
             .await?
-            .document
             .get("agent_options")
             .cloned(),
         None => None,
@@ -129,7 +109,7 @@ pub async fn distributed_read(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<NodeKeyBody>,
 ) -> AgentResult<Json<Value>> {
-    let host = authenticate(&state, &body.node_key).await?;
+    let host = authenticate(&state, AgentKind::Osquery, &body.node_key).await?;
     let now = flotilla_store::now();
     let due = due_queries(
         host.id.0 as u64,
@@ -253,7 +233,7 @@ pub async fn distributed_write(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<DistributedWriteBody>,
 ) -> AgentResult<Json<Value>> {
-    let host = authenticate(&state, &body.node_key).await?;
+    let host = authenticate(&state, AgentKind::Osquery, &body.node_key).await?;
     let write = interpret_write(&body);
     state.store.apply_agent_write(host.id, &write).await?;
     if let Some(identity) = write
@@ -296,7 +276,7 @@ pub async fn log(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<LogBody>,
 ) -> AgentResult<Json<Value>> {
-    let host = authenticate(&state, &body.node_key).await?;
+    let host = authenticate(&state, AgentKind::Osquery, &body.node_key).await?;
     match body.log_type.as_str() {
         "status" | "result" => {
             tracing::debug!(host = %host.id, log_type = %body.log_type, entries = body.data.len(), "agent log");
