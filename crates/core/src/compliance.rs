@@ -1,6 +1,8 @@
 //! Compliance verdicts: what Flotilla reports to Entra for one host.
 
+use crate::access::Scope;
 use crate::ids::PolicyId;
+use crate::platform::PlatformSet;
 use std::collections::HashMap;
 
 /// What is reported to Microsoft: the inventory's management state and the
@@ -27,6 +29,30 @@ impl Verdict {
             "notCompliant"
         }
     }
+}
+
+/// A policy as far as choosing the ones that count is concerned.
+#[derive(Debug, Clone, Copy)]
+pub struct CandidatePolicy<'a> {
+    pub id: PolicyId,
+    pub scope: Scope,
+    pub conditional_access_enabled: bool,
+    pub platform: &'a str,
+}
+
+/// The policies that decide a host's compliance: its team's (or "No team"'s)
+/// policies with conditional access enabled that run on its platform. Global
+/// policies never count.
+pub fn counted_policies<'a>(
+    candidates: impl IntoIterator<Item = CandidatePolicy<'a>>,
+    host_platform: &str,
+) -> Vec<PolicyId> {
+    candidates
+        .into_iter()
+        .filter(|p| p.conditional_access_enabled && p.scope != Scope::Global)
+        .filter(|p| PlatformSet::parse(p.platform).is_ok_and(|set| set.targets_host(host_platform)))
+        .map(|p| p.id)
+        .collect()
 }
 
 /// Decides a host's verdict.
@@ -116,6 +142,55 @@ mod tests {
             assert_eq!(v.management_state(), "notManaged");
             assert_eq!(v.compliance_status(), "notCompliant");
         }
+    }
+
+    #[test]
+    fn only_the_teams_conditional_access_policies_for_the_platform_count() {
+        use crate::ids::TeamId;
+        let team = Scope::Team(TeamId(3));
+        let candidates = [
+            CandidatePolicy {
+                id: PolicyId(1),
+                scope: team,
+                conditional_access_enabled: true,
+                platform: "darwin",
+            },
+            CandidatePolicy {
+                id: PolicyId(2),
+                scope: team,
+                conditional_access_enabled: false,
+                platform: "darwin",
+            },
+            CandidatePolicy {
+                id: PolicyId(3),
+                scope: Scope::Global,
+                conditional_access_enabled: true,
+                platform: "",
+            },
+            CandidatePolicy {
+                id: PolicyId(4),
+                scope: team,
+                conditional_access_enabled: true,
+                platform: "windows",
+            },
+            CandidatePolicy {
+                id: PolicyId(5),
+                scope: team,
+                conditional_access_enabled: true,
+                platform: "",
+            },
+        ];
+        assert_eq!(
+            counted_policies(candidates, "darwin"),
+            vec![PolicyId(1), PolicyId(5)]
+        );
+        let no_team = [CandidatePolicy {
+            id: PolicyId(6),
+            scope: Scope::NoTeam,
+            conditional_access_enabled: true,
+            platform: "darwin",
+        }];
+        assert_eq!(counted_policies(no_team, "darwin"), vec![PolicyId(6)]);
     }
 
     #[test]

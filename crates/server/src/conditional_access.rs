@@ -7,8 +7,8 @@
 //! wakes its own reporter at once, the others find it on their next poll.
 
 use crate::AppState;
-use flotilla_core::compliance::{needs_report, verdict};
-use flotilla_core::{HostId, PlatformSet, TeamId};
+use flotilla_core::compliance::{counted_policies, needs_report, verdict, CandidatePolicy};
+use flotilla_core::{HostId, TeamId};
 use flotilla_microsoft::{DeviceReport, MicrosoftClient, MicrosoftError, UploadStatus};
 use flotilla_store::{ComplianceReport, IntegrationStatus, ReportOutcome, Store, StoreError};
 use std::sync::Arc;
@@ -89,17 +89,14 @@ pub async fn evaluate(state: &AppState, host: HostId) -> Result<(), StoreError> 
     if facts.identity.is_none() || !team_enabled(&state.store, facts.team_id).await? {
         return Ok(());
     }
-    let counted: Vec<_> = state
-        .store
-        .policies_for_team(facts.team_id)
-        .await?
-        .into_iter()
-        .filter(|p| p.conditional_access_enabled)
-        .filter(|p| {
-            PlatformSet::parse(&p.platform).is_ok_and(|set| set.targets_host(&facts.platform))
-        })
-        .map(|p| p.id)
-        .collect();
+    let policies = state.store.policies_for_team(facts.team_id).await?;
+    let candidates = policies.iter().map(|p| CandidatePolicy {
+        id: p.id,
+        scope: p.scope,
+        conditional_access_enabled: p.conditional_access_enabled,
+        platform: &p.platform,
+    });
+    let counted = counted_policies(candidates, &facts.platform);
     let now = verdict(&counted, &facts.results, facts.mdm_enrolled);
     if needs_report(facts.queued, now)
         && state
