@@ -7,6 +7,7 @@ pub mod compliance;
 pub mod detail;
 pub mod ids;
 pub mod platform;
+pub mod profile;
 pub mod query_name;
 pub mod results;
 pub mod schedule;

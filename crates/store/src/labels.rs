@@ -113,6 +113,18 @@ impl Store {
             ));
         }
         let mut tx = self.begin().await?;
+        let targets_profile =
+            sqlx::query("SELECT 1 AS one FROM configuration_profile_labels WHERE label_id = $1")
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+        if targets_profile {
+            return Err(StoreError::Conflict(format!(
+                "label \"{}\" targets a configuration profile; change the profile first",
+                current.name
+            )));
+        }
         sqlx::query("DELETE FROM labels WHERE id = $1")
             .bind(id.0)
             .execute(&mut *tx)

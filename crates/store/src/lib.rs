@@ -13,6 +13,7 @@ mod error;
 mod hosts;
 mod labels;
 mod policies;
+mod profiles;
 mod records;
 mod teams;
 mod users;
@@ -24,6 +25,7 @@ pub use conditional_access::{
 };
 pub use error::StoreError;
 pub use hosts::{HostFilter, HostOrder, Page, PolicyResponseFilter};
+pub use profiles::{LabelTarget, NewProfile, ProfileRecord};
 pub use records::*;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};

@@ -5,6 +5,7 @@ mod config;
 mod hosts;
 mod labels;
 mod policies;
+mod profiles;
 mod session;
 mod teams;
 mod users;
@@ -83,6 +84,14 @@ pub fn router() -> Router<AppState> {
             get(policies::get_team).patch(policies::modify_team),
         )
         .route("/activities", get(config::activities))
+        .route(
+            "/configuration_profiles",
+            get(profiles::list).post(profiles::upload),
+        )
+        .route(
+            "/configuration_profiles/{uuid}",
+            get(profiles::get).delete(profiles::delete),
+        )
         .route(
             "/conditional-access/microsoft",
             post(conditional_access::connect).delete(conditional_access::disconnect),
