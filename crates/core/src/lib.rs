@@ -6,6 +6,7 @@ pub mod access;
 pub mod compliance;
 pub mod detail;
 pub mod ids;
+pub mod package;
 pub mod platform;
 pub mod profile;
 pub mod query_name;

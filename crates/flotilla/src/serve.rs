@@ -120,6 +120,9 @@ impl ServeArgs {
                 jitter_percent: self.query_jitter_percent,
             },
             microsoft: self.microsoft()?,
+            blobs: Some(flotilla_server::blobs::BlobStore::new(
+                self.data_dir.join("blobs"),
+            )),
             ..ServerSettings::default()
         })
     }

@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod api;
 mod auth;
+pub mod blobs;
 pub mod conditional_access;
 pub mod device;
 pub mod error;
@@ -37,6 +38,8 @@ pub struct ServerSettings {
     pub seen_flush_interval: Duration,
     /// The Microsoft partner app; conditional access is unavailable without it.
     pub microsoft: Option<conditional_access::MicrosoftSettings>,
+    /// Where uploaded installers are kept; uploads are refused without it.
+    pub blobs: Option<blobs::BlobStore>,
 }
 
 impl Default for ServerSettings {
@@ -46,6 +49,7 @@ impl Default for ServerSettings {
             device_token_ttl: Duration::from_secs(3600),
             seen_flush_interval: Duration::from_secs(2),
             microsoft: None,
+            blobs: None,
         }
     }
 }

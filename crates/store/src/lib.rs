@@ -15,6 +15,7 @@ mod labels;
 mod policies;
 mod profiles;
 mod records;
+mod software;
 mod teams;
 mod users;
 
@@ -27,6 +28,7 @@ pub use error::StoreError;
 pub use hosts::{HostFilter, HostOrder, Page, PolicyResponseFilter};
 pub use profiles::{LabelTarget, NewProfile, ProfileRecord};
 pub use records::*;
+pub use software::SoftwarePackage;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};

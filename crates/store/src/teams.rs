@@ -98,7 +98,7 @@ impl Store {
         self.team(id).await
     }
 
-    /// Deletes a team with its policies and profiles; its hosts move to "No team".
+    /// Deletes a team with its policies, profiles and packages; its hosts move to "No team".
     pub async fn delete_team(&self, id: TeamId, activity: Activity) -> Result<()> {
         let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM policies WHERE team_id = $1")
@@ -106,6 +106,10 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM configuration_profiles WHERE team_id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM software_packages WHERE team_id = $1")
             .bind(id.0)
             .execute(&mut *tx)
             .await?;

@@ -7,6 +7,7 @@ mod labels;
 mod policies;
 mod profiles;
 mod session;
+mod software;
 mod teams;
 mod users;
 
@@ -84,6 +85,12 @@ pub fn router() -> Router<AppState> {
             get(policies::get_team).patch(policies::modify_team),
         )
         .route("/activities", get(config::activities))
+        .route("/software/package", post(software::upload))
+        .route("/software/titles", get(software::titles))
+        .route(
+            "/software/titles/{id}/available_for_install",
+            axum::routing::delete(software::remove),
+        )
         .route(
             "/configuration_profiles",
             get(profiles::list).post(profiles::upload),

@@ -52,7 +52,12 @@ impl TestServer {
         TestServer::start_with(database, ServerSettings::default()).await
     }
 
-    pub async fn start_with(database: Database, settings: ServerSettings) -> TestServer {
+    pub async fn start_with(database: Database, mut settings: ServerSettings) -> TestServer {
+        if settings.blobs.is_none() {
+            settings.blobs = Some(flotilla_server::blobs::BlobStore::new(
+                scratch_dir().join("blobs"),
+            ));
+        }
         let store = match &database {
             Database::Sqlite(path) => Store::open_sqlite(path).await,
             Database::Postgres(url) => Store::open(url).await,

@@ -1,0 +1,201 @@
+//! Software packages (`/software/package`, `/software/titles`): upload an
+//! installer for a team, list what is available, remove it.
+
+use crate::auth::Session;
+use crate::error::{ApiError, ApiResult, PathParam, QueryParams};
+use crate::AppState;
+use axum::extract::{Multipart, State};
+use axum::Json;
+use flotilla_core::access::Scope;
+use flotilla_core::package::read_pkg_metadata;
+use flotilla_core::TeamId;
+use flotilla_store::SoftwarePackage;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// `team_id` absent or 0: "No team".
+async fn team_scope(state: &AppState, team_id: Option<i64>) -> ApiResult<Scope> {
+    match team_id.filter(|id| *id != 0) {
+        None => Ok(Scope::NoTeam),
+        Some(id) => {
+            state.store.team(TeamId(id)).await?;
+            Ok(Scope::Team(TeamId(id)))
+        }
+    }
+}
+
+fn title_view(package: &SoftwarePackage) -> Value {
+    json!({
+        "id": package.id,
+        "name": package.title,
+        "source": "apps",
+        "bundle_identifier": package.bundle_id,
+        "versions_count": 0,
+        "software_package": {
+            "name": package.filename,
+            "version": package.version,
+            "hash_sha256": package.sha256,
+            "self_service": package.self_service,
+            "install_script": package.install_script,
+            "uninstall_script": package.uninstall_script,
+            "uploaded_at": crate::views::timestamp(package.created_at),
+        },
+    })
+}
+
+#[derive(Default)]
+struct UploadForm {
+    software: Option<(String, Vec<u8>)>,
+    team_id: Option<i64>,
+    install_script: String,
+    uninstall_script: String,
+    self_service: bool,
+}
+
+async fn read_form(mut multipart: Multipart) -> ApiResult<UploadForm> {
+    let mut form = UploadForm::default();
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("malformed multipart body: {e}")))?
+    {
+        let name = field.name().unwrap_or_default().to_string();
+        let file_name = field.file_name().unwrap_or_default().to_string();
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| ApiError::BadRequest(format!("could not read field {name}: {e}")))?;
+        let text = || String::from_utf8_lossy(&bytes).to_string();
+        match name.as_str() {
+            "software" => form.software = Some((file_name, bytes.to_vec())),
+            "team_id" | "fleet_id" => {
+                let value = text();
+                if !value.trim().is_empty() {
+                    form.team_id = Some(value.trim().parse().map_err(|_| ApiError::invalid("team_id", "must be a number"))?);
+                }
+            }
+            "install_script" => form.install_script = text(),
+            "uninstall_script" => form.uninstall_script = text(),
+            "self_service" => form.self_service = matches!(text().trim(), "true" | "1"),
+            other => {
+                return Err(ApiError::invalid(
+                    other,
+                    "unknown or unsupported field; send software, team_id, install_script, uninstall_script, self_service",
+                ))
+            }
+        }
+    }
+    Ok(form)
+}
+
+/// The file's name without its extension.
+fn stem(file_name: &str) -> String {
+    let base = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
+    base.rsplit_once('.')
+        .map_or(base, |(stem, _)| stem)
+        .to_string()
+}
+
+pub async fn upload(
+    State(state): State<AppState>,
+    session: Session,
+    multipart: Multipart,
+) -> ApiResult<Json<Value>> {
+    let form = read_form(multipart).await?;
+    let scope = team_scope(&state, form.team_id).await?;
+    session.require_write(scope)?;
+    let Some((file_name, bytes)) = form.software.filter(|(_, b)| !b.is_empty()) else {
+        return Err(ApiError::invalid(
+            "software",
+            "attach the installer as \"software\"",
+        ));
+    };
+    let Some(blobs) = state.settings.blobs.as_ref() else {
+        return Err(ApiError::invalid(
+            "software",
+            "this server has no blob store for uploads",
+        ));
+    };
+    let metadata = if file_name.to_ascii_lowercase().ends_with(".pkg") {
+        read_pkg_metadata(&bytes).map_err(|reason| ApiError::invalid("software", reason))?
+    } else {
+        Default::default()
+    };
+    let sha256 = blobs.put(&bytes).await.map_err(|err| {
+        tracing::error!(error = %err, "could not store an upload");
+        ApiError::Internal
+    })?;
+    let package = SoftwarePackage {
+        id: 0,
+        scope,
+        title: if metadata.name.is_empty() {
+            stem(&file_name)
+        } else {
+            metadata.name
+        },
+        version: metadata.version,
+        bundle_id: metadata.bundle_id,
+        filename: file_name,
+        sha256,
+        size_bytes: bytes.len() as i64,
+        install_script: form.install_script,
+        uninstall_script: form.uninstall_script,
+        self_service: form.self_service,
+        created_at: 0,
+    };
+    let activity = session.activity(
+        "added_software",
+        json!({"software_title": package.title, "software_package": package.filename}),
+    );
+    let stored = state
+        .store
+        .create_software_package(&package, activity)
+        .await?;
+    Ok(Json(
+        json!({ "software_package": title_view(&stored)["software_package"], "title_id": stored.id }),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+pub struct TeamParams {
+    team_id: Option<i64>,
+}
+
+pub async fn titles(
+    State(state): State<AppState>,
+    session: Session,
+    QueryParams(params): QueryParams<TeamParams>,
+) -> ApiResult<Json<Value>> {
+    let scope = team_scope(&state, params.team_id).await?;
+    session.require_read(scope)?;
+    let packages = state.store.software_packages(scope).await?;
+    Ok(Json(json!({
+        "count": packages.len(),
+        "software_titles": packages.iter().map(title_view).collect::<Vec<_>>(),
+    })))
+}
+
+/// Fleet's `DELETE /software/titles/{id}/available_for_install`.
+pub async fn remove(
+    State(state): State<AppState>,
+    session: Session,
+    PathParam(id): PathParam<i64>,
+) -> ApiResult<Json<Value>> {
+    let package = state.store.software_package(id).await?;
+    session.require_write(package.scope)?;
+    let activity = session.activity("deleted_software", json!({"software_title": package.title}));
+    state.store.delete_software_package(id, activity).await?;
+    Ok(Json(json!({})))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn titles_default_to_the_file_name() {
+        assert_eq!(
+            super::stem("CompanyPortal-Installer.pkg"),
+            "CompanyPortal-Installer"
+        );
+        assert_eq!(super::stem("dir/agent.msi"), "agent");
+    }
+}

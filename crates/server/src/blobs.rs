@@ -1,0 +1,37 @@
+//! The blob store: uploaded files kept by SHA-256 in a folder (the data dir's
+//! `blobs/` by default). A replica only sees its own folder: several replicas
+//! need it on shared storage.
+
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    dir: PathBuf,
+}
+
+impl BlobStore {
+    pub fn new(dir: PathBuf) -> BlobStore {
+        BlobStore { dir }
+    }
+
+    /// Keeps `bytes` and returns their SHA-256 (hex). Written to a temporary
+    /// name first, so a blob is never seen half-written.
+    pub async fn put(&self, bytes: &[u8]) -> std::io::Result<String> {
+        let hash: String = Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let path = self.dir.join(&hash);
+        if tokio::fs::try_exists(&path).await? {
+            return Ok(hash);
+        }
+        tokio::fs::create_dir_all(&self.dir).await?;
+        let partial = self
+            .dir
+            .join(format!("{hash}.partial-{}", uuid::Uuid::new_v4().simple()));
+        tokio::fs::write(&partial, bytes).await?;
+        tokio::fs::rename(&partial, &path).await?;
+        Ok(hash)
+    }
+}
