@@ -153,6 +153,10 @@ pub fn policy(policy: &PolicyRecord) -> Value {
         "updated_at": timestamp(policy.updated_at),
         "passing_host_count": policy.passing_host_count,
         "failing_host_count": policy.failing_host_count,
+        "install_software": policy.install_software.as_ref().map(|(id, name)| json!({
+            "software_title_id": id,
+            "name": name,
+        })),
     })
 }
 

@@ -135,6 +135,44 @@ async fn packages_are_read_kept_and_listed_per_team() {
         assert!(no_team["software_titles"].as_array().unwrap().is_empty());
 
         let id = titles[0]["id"].as_i64().unwrap();
+        // A failing policy installs the team's package.
+        let policies = format!("/api/v1/fleet/teams/{team}/policies");
+        let install = serde_json::json!({"name": "[Install software] Company Portal (pkg)", "query": "SELECT 1 FROM apps WHERE bundle_identifier = 'com.microsoft.CompanyPortalMac';", "platform": "darwin", "software_title_id": id});
+        let (status, body) = server
+            .post("/api/v1/fleet/global/policies", &admin, install.clone())
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["errors"][0]["name"], "software_title_id");
+        let (status, policy) = server.post(&policies, &admin, install).await;
+        assert_eq!(status, StatusCode::OK, "{policy}");
+        assert_eq!(
+            policy["policy"]["install_software"]["software_title_id"],
+            id
+        );
+        assert_eq!(
+            policy["policy"]["install_software"]["name"],
+            "Company Portal"
+        );
+        let policy_id = policy["policy"]["id"].as_i64().unwrap();
+        assert_eq!(
+            server
+                .delete(
+                    &format!("/api/latest/fleet/software/titles/{id}/available_for_install"),
+                    &admin
+                )
+                .await
+                .0,
+            StatusCode::CONFLICT,
+            "a package a policy installs stays"
+        );
+        let (_, unlinked) = server
+            .patch(
+                &format!("{policies}/{policy_id}"),
+                &admin,
+                serde_json::json!({"software_title_id": null}),
+            )
+            .await;
+        assert!(unlinked["policy"]["install_software"].is_null());
         let observer = server
             .user(
                 &admin,

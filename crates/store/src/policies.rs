@@ -15,7 +15,8 @@ macro_rules! policy_columns {
     () => {
         "SELECT p.id, p.team_id, p.name, p.query, p.description, p.resolution, p.platform, \
          p.critical, p.calendar_events_enabled, p.conditional_access_enabled, p.author_id, p.created_at, \
-         p.updated_at, COALESCE(u.name, '') AS author_name, COALESCE(u.email, '') AS author_email, "
+         p.updated_at, COALESCE(u.name, '') AS author_name, COALESCE(u.email, '') AS author_email, \
+         p.install_software_id, COALESCE(sp.title, '') AS install_software_title, "
     };
 }
 /// With passing and failing host counts, for the admin API.
@@ -23,13 +24,15 @@ const POLICY_SELECT: &str = concat!(
     policy_columns!(),
     "(SELECT COUNT(*) FROM policy_membership m WHERE m.policy_id = p.id AND m.passes = 1) AS passing_host_count, \
      (SELECT COUNT(*) FROM policy_membership m WHERE m.policy_id = p.id AND m.passes = 0) AS failing_host_count \
-     FROM policies p LEFT JOIN users u ON u.id = p.author_id"
+     FROM policies p LEFT JOIN users u ON u.id = p.author_id \
+     LEFT JOIN software_packages sp ON sp.id = p.install_software_id"
 );
 /// Without host counts (reported as 0): counting costs a pass over every
 /// host's result, too much for agent check-ins and verdicts.
 const POLICY_SELECT_UNCOUNTED: &str = concat!(
     policy_columns!(),
-    "0 AS passing_host_count, 0 AS failing_host_count FROM policies p LEFT JOIN users u ON u.id = p.author_id"
+    "0 AS passing_host_count, 0 AS failing_host_count FROM policies p LEFT JOIN users u ON u.id = p.author_id \
+     LEFT JOIN software_packages sp ON sp.id = p.install_software_id"
 );
 
 fn duplicate_name(name: &str) -> String {
@@ -48,8 +51,8 @@ impl Store {
         let mut tx = self.begin().await?;
         let row = sqlx::query(
             "INSERT INTO policies (team_id, name, query, description, resolution, platform, critical, \
-             calendar_events_enabled, conditional_access_enabled, author_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+             calendar_events_enabled, conditional_access_enabled, author_id, created_at, updated_at, install_software_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12) RETURNING id",
         )
         .bind(scope_to_column(scope))
         .bind(spec.name.as_str())
@@ -62,6 +65,7 @@ impl Store {
         .bind(as_flag(spec.conditional_access_enabled))
         .bind(author.map(|a| a.0))
         .bind(ts)
+        .bind(spec.install_software_id)
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| conflict_on_unique(e, || duplicate_name(&spec.name)))?;
@@ -113,8 +117,8 @@ impl Store {
         let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE policies SET name = $1, query = $2, description = $3, resolution = $4, platform = $5, \
-             critical = $6, calendar_events_enabled = $7, conditional_access_enabled = $8, updated_at = $9 \
-             WHERE id = $10",
+             critical = $6, calendar_events_enabled = $7, conditional_access_enabled = $8, updated_at = $9, \
+             install_software_id = $11 WHERE id = $10",
         )
         .bind(spec.name.as_str())
         .bind(spec.query.as_str())
@@ -126,6 +130,7 @@ impl Store {
         .bind(as_flag(spec.conditional_access_enabled))
         .bind(now())
         .bind(id.0)
+        .bind(spec.install_software_id)
         .execute(&mut *tx)
         .await
         .map_err(|e| conflict_on_unique(e, || duplicate_name(&spec.name)))?;
@@ -246,5 +251,9 @@ fn policy_from_row(row: &AnyRow) -> Result<PolicyRecord> {
         updated_at: row.try_get("updated_at")?,
         passing_host_count: row.try_get("passing_host_count")?,
         failing_host_count: row.try_get("failing_host_count")?,
+        install_software: row
+            .try_get::<Option<i64>, _>("install_software_id")?
+            .map(|id| Ok::<_, StoreError>((id, row.try_get("install_software_title")?)))
+            .transpose()?,
     })
 }

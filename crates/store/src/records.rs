@@ -133,6 +133,8 @@ pub struct PolicyRecord {
     pub updated_at: i64,
     pub passing_host_count: i64,
     pub failing_host_count: i64,
+    /// The package installed where the policy fails: (title id, title).
+    pub install_software: Option<(i64, String)>,
 }
 
 /// A policy as it is created or replaced.
@@ -146,6 +148,8 @@ pub struct PolicySpec {
     pub critical: bool,
     pub calendar_events_enabled: bool,
     pub conditional_access_enabled: bool,
+    /// A software title of the policy's team.
+    pub install_software_id: Option<i64>,
 }
 
 /// One policy's result on one host.

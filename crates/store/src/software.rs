@@ -88,6 +88,18 @@ impl Store {
 
     pub async fn delete_software_package(&self, id: i64, activity: Activity) -> Result<()> {
         let mut tx = self.begin().await?;
+        let installed_by = sqlx::query(
+            "SELECT name FROM policies WHERE install_software_id = $1 ORDER BY id LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(policy) = installed_by {
+            return Err(StoreError::Conflict(format!(
+                "policy \"{}\" installs this package; change the policy first",
+                policy.try_get::<String, _>("name")?
+            )));
+        }
         let deleted = sqlx::query("DELETE FROM software_packages WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)

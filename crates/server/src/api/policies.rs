@@ -24,6 +24,14 @@ pub struct PolicyBody {
     critical: Option<bool>,
     calendar_events_enabled: Option<bool>,
     conditional_access_enabled: Option<bool>,
+    /// Absent: unchanged; null: none; a number: the team's software title to install.
+    #[serde(default, deserialize_with = "present")]
+    software_title_id: Option<Value>,
+}
+
+/// Keeps an explicit `null` as `Some(Null)`, so it differs from an absent key.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
 }
 
 impl PolicyBody {
@@ -42,6 +50,10 @@ impl PolicyBody {
             conditional_access_enabled: self
                 .conditional_access_enabled
                 .unwrap_or(base.conditional_access_enabled),
+            install_software_id: match self.software_title_id {
+                None => base.install_software_id,
+                Some(value) => value.as_i64(),
+            },
         }
     }
 }
@@ -56,6 +68,7 @@ fn empty_spec() -> PolicySpec {
         critical: false,
         calendar_events_enabled: false,
         conditional_access_enabled: false,
+        install_software_id: None,
     }
 }
 
@@ -69,6 +82,7 @@ fn spec_of(policy: &PolicyRecord) -> PolicySpec {
         critical: policy.critical,
         calendar_events_enabled: policy.calendar_events_enabled,
         conditional_access_enabled: policy.conditional_access_enabled,
+        install_software_id: policy.install_software.as_ref().map(|(id, _)| *id),
     }
 }
 
@@ -82,6 +96,37 @@ fn checked(mut spec: PolicySpec) -> ApiResult<PolicySpec> {
     })?;
     spec.platform = platforms.to_list_string();
     Ok(spec)
+}
+
+/// A policy installs only software of its own team (or "No team"); global
+/// policies install nothing.
+async fn check_install_software(
+    state: &AppState,
+    scope: Scope,
+    spec: &PolicySpec,
+) -> ApiResult<()> {
+    let Some(title) = spec.install_software_id else {
+        return Ok(());
+    };
+    let field = "software_title_id";
+    if scope == Scope::Global {
+        return Err(ApiError::invalid(
+            field,
+            "global policies can't install software; use a team policy",
+        ));
+    }
+    match state.store.software_package(title).await {
+        Ok(package) if package.scope == scope => Ok(()),
+        Ok(_) => Err(ApiError::invalid(
+            field,
+            format!("software title {title} is not available for install in this team"),
+        )),
+        Err(flotilla_store::StoreError::NotFound(_)) => Err(ApiError::invalid(
+            field,
+            format!("software title {title} does not exist"),
+        )),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// `/teams/{id}`: 0 is "No team"; any other id must be a team.
@@ -109,6 +154,7 @@ async fn create(
 ) -> ApiResult<Json<Value>> {
     session.require_write(scope)?;
     let spec = checked(body.apply_to(empty_spec()))?;
+    check_install_software(state, scope, &spec).await?;
     let activity = session.activity("created_policy", json!({ "policy_name": spec.name }));
     let policy = state
         .store
@@ -144,6 +190,7 @@ async fn modify(
     session.require_write(scope)?;
     let current = policy_in(state, scope, id).await?;
     let spec = checked(body.apply_to(spec_of(&current)))?;
+    check_install_software(state, scope, &spec).await?;
     let activity = session.activity(
         "edited_policy",
         json!({ "policy_id": id, "policy_name": spec.name }),

@@ -1,0 +1,2 @@
+-- The package a policy installs on hosts where it fails.
+ALTER TABLE policies ADD COLUMN install_software_id BIGINT REFERENCES software_packages(id);
