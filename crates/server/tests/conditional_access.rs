@@ -3,69 +3,16 @@
 
 mod common;
 
+use common::microsoft::{emulator_state, settings, start_emulator};
 use common::{databases, TestServer};
-use flotilla_microsoft::{MicrosoftClient, MicrosoftConfig};
-use flotilla_ms_emulator::{EmulatorConfig, Faults, TenantsFile};
-use flotilla_server::conditional_access::MicrosoftSettings;
-use flotilla_server::ServerSettings;
+use flotilla_ms_emulator::Faults;
 use flotilla_simulator::{Answer, Scenario, SimulatorConfig};
 use reqwest::StatusCode;
-use serde_json::{json, Value};
-use std::sync::Arc;
+use serde_json::json;
 use std::time::Duration;
 
 const TENANT: &str = "6f1c3a52-0c1e-4b8e-9a61-3f0d2b7c9e10";
 const REFUSING: &str = "0b5c1d2e-3f40-4a51-8b62-7c8d9e0f1a2b";
-
-async fn start_emulator() -> String {
-    let tenants = TenantsFile::from_yaml(&format!(
-        "tenants:\n  - id: {TENANT}\n    groups: [\"Flotilla conditional access\"]\n    users: \"user{{n}}@contoso.com\"\n    user_count: 100\n  - id: {REFUSING}\n    consent: refuse\n"
-    ))
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let config = EmulatorConfig {
-        client_id: "partner".into(),
-        client_secret: "s3cret".into(),
-        tenants,
-        token_lifetime: Duration::from_secs(3600),
-        processing_delay: Duration::from_millis(50),
-        faults: Faults {
-            throttle: 0.05,
-            retry_after_secs: 1,
-            ..Faults::default()
-        },
-    };
-    let app = flotilla_ms_emulator::router(config, url.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
-}
-
-fn settings(emulator: &str) -> ServerSettings {
-    let client = MicrosoftClient::new(MicrosoftConfig {
-        client_id: "partner".into(),
-        client_secret: "s3cret".into(),
-        authority_url: emulator.into(),
-        graph_url: emulator.into(),
-    })
-    .unwrap();
-    ServerSettings {
-        microsoft: Some(MicrosoftSettings {
-            client: Arc::new(client),
-            group_name: "Flotilla conditional access".into(),
-        }),
-        ..ServerSettings::default()
-    }
-}
-
-async fn emulator_state(emulator: &str) -> Value {
-    reqwest::get(format!("{emulator}/_emulator/state"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
 
 /// Starts the consent round trip and follows Microsoft's redirect back.
 async fn consent(server: &TestServer, token: &str, tenant: &str) -> (String, StatusCode) {
@@ -105,7 +52,15 @@ mdm:
 #[tokio::test]
 async fn macs_compliance_reaches_entra() {
     for database in databases().await {
-        let emulator = start_emulator().await;
+        let tenants = format!(
+            "tenants:\n  - id: {TENANT}\n    groups: [\"Flotilla conditional access\"]\n    users: \"user{{n}}@contoso.com\"\n    user_count: 100\n  - id: {REFUSING}\n    consent: refuse\n"
+        );
+        let faults = Faults {
+            throttle: 0.05,
+            retry_after_secs: 1,
+            ..Faults::default()
+        };
+        let emulator = start_emulator(&tenants, faults).await;
         let server = TestServer::start_with(database, settings(&emulator)).await;
         let admin = server.setup().await;
         let (team, secret) = server.team(&admin, "Workstations").await;

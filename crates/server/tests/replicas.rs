@@ -4,14 +4,11 @@
 
 mod common;
 
+use common::microsoft::{emulator_state, settings, start_emulator};
 use common::{enroll_mac, Database, TestServer};
-use flotilla_microsoft::{MicrosoftClient, MicrosoftConfig};
-use flotilla_ms_emulator::{EmulatorConfig, Faults, TenantsFile};
-use flotilla_server::conditional_access::MicrosoftSettings;
-use flotilla_server::ServerSettings;
+use flotilla_ms_emulator::Faults;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::sync::Arc;
 use std::time::Duration;
 
 const TENANT: &str = "6f1c3a52-0c1e-4b8e-9a61-3f0d2b7c9e10";
@@ -34,43 +31,6 @@ async fn postgres() -> Option<Database> {
     ))
 }
 
-async fn start_emulator() -> String {
-    let tenants = TenantsFile::from_yaml(&format!(
-        "tenants:\n  - id: {TENANT}\n    groups: [\"Flotilla conditional access\"]\n    users: \"user{{n}}@contoso.com\"\n    user_count: 100\n"
-    ))
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let config = EmulatorConfig {
-        client_id: "partner".into(),
-        client_secret: "s3cret".into(),
-        tenants,
-        token_lifetime: Duration::from_secs(3600),
-        processing_delay: Duration::from_millis(20),
-        faults: Faults::default(),
-    };
-    let app = flotilla_ms_emulator::router(config, url.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
-}
-
-fn settings(emulator: &str) -> ServerSettings {
-    let client = MicrosoftClient::new(MicrosoftConfig {
-        client_id: "partner".into(),
-        client_secret: "s3cret".into(),
-        authority_url: emulator.into(),
-        graph_url: emulator.into(),
-    })
-    .unwrap();
-    ServerSettings {
-        microsoft: Some(MicrosoftSettings {
-            client: Arc::new(client),
-            group_name: "Flotilla conditional access".into(),
-        }),
-        ..ServerSettings::default()
-    }
-}
-
 fn query_names(read: &Value) -> Vec<String> {
     read["queries"]
         .as_object()
@@ -85,7 +45,10 @@ async fn replicas_share_everything_through_postgres() {
     let Some(database) = postgres().await else {
         return;
     };
-    let emulator = start_emulator().await;
+    let tenants = format!(
+        "tenants:\n  - id: {TENANT}\n    groups: [\"Flotilla conditional access\"]\n    users: \"user{{n}}@contoso.com\"\n    user_count: 100\n"
+    );
+    let emulator = start_emulator(&tenants, Faults::default()).await;
     let a = TestServer::start_with(database.clone(), settings(&emulator)).await;
     let b = TestServer::start_with(database, settings(&emulator)).await;
 
@@ -173,12 +136,7 @@ async fn replicas_share_everything_through_postgres() {
 
     let mut devices = Vec::new();
     for _ in 0..40 {
-        let state: Value = reqwest::get(format!("{emulator}/_emulator/state"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let state = emulator_state(&emulator).await;
         devices = state["devices"].as_array().unwrap().clone();
         let settled = devices.len() == 20 && devices.iter().all(|d| d["uploads"] == 3);
         if settled {

@@ -15,6 +15,8 @@ use crate::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
+use flotilla_core::access::Scope;
+use flotilla_core::TeamId;
 
 /// Admin requests are small JSON documents.
 const ADMIN_BODY: usize = 2 * 1024 * 1024;
@@ -149,6 +151,21 @@ impl PageParams {
 
     pub fn per_page(&self) -> i64 {
         self.per_page.unwrap_or(100).clamp(1, 10_000)
+    }
+}
+
+/// The scope of a `team_id` parameter: absent or 0 is "No team"; any other
+/// id must be a team.
+async fn team_scope(
+    state: &AppState,
+    team_id: Option<i64>,
+) -> Result<Scope, crate::error::ApiError> {
+    match team_id.filter(|id| *id != 0) {
+        None => Ok(Scope::NoTeam),
+        Some(id) => {
+            state.store.team(TeamId(id)).await?;
+            Ok(Scope::Team(TeamId(id)))
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Policies: global ones at `/global/policies`, a team's (or "No team"'s, team 0)
 //! at `/teams/{id}/policies`.
 
+use super::team_scope;
 use crate::auth::Session;
 use crate::error::{ApiError, ApiResult, JsonBody, PathParam};
 use crate::{views, AppState};
@@ -127,15 +128,6 @@ async fn check_install_software(
         )),
         Err(err) => Err(err.into()),
     }
-}
-
-/// `/teams/{id}`: 0 is "No team"; any other id must be a team.
-async fn team_scope(state: &AppState, id: i64) -> ApiResult<Scope> {
-    if id == 0 {
-        return Ok(Scope::NoTeam);
-    }
-    state.store.team(TeamId(id)).await?;
-    Ok(Scope::Team(TeamId(id)))
 }
 
 async fn list(state: &AppState, session: &Session, scope: Scope) -> ApiResult<Json<Value>> {
@@ -270,7 +262,7 @@ pub async fn list_team(
     PathParam(team): PathParam<i64>,
 ) -> ApiResult<Json<Value>> {
     session.require_read(Scope::of_team((team != 0).then_some(TeamId(team))))?;
-    let scope = team_scope(&state, team).await?;
+    let scope = team_scope(&state, Some(team)).await?;
     list(&state, &session, scope).await
 }
 
@@ -281,7 +273,7 @@ pub async fn create_team(
     JsonBody(body): JsonBody<PolicyBody>,
 ) -> ApiResult<Json<Value>> {
     session.require_write(Scope::of_team((team != 0).then_some(TeamId(team))))?;
-    let scope = team_scope(&state, team).await?;
+    let scope = team_scope(&state, Some(team)).await?;
     create(&state, &session, scope, body).await
 }
 
@@ -291,7 +283,7 @@ pub async fn get_team(
     PathParam((team, id)): PathParam<(i64, i64)>,
 ) -> ApiResult<Json<Value>> {
     session.require_read(Scope::of_team((team != 0).then_some(TeamId(team))))?;
-    let scope = team_scope(&state, team).await?;
+    let scope = team_scope(&state, Some(team)).await?;
     get(&state, &session, scope, id).await
 }
 
@@ -302,7 +294,7 @@ pub async fn modify_team(
     JsonBody(body): JsonBody<PolicyBody>,
 ) -> ApiResult<Json<Value>> {
     session.require_write(Scope::of_team((team != 0).then_some(TeamId(team))))?;
-    let scope = team_scope(&state, team).await?;
+    let scope = team_scope(&state, Some(team)).await?;
     modify(&state, &session, scope, id, body).await
 }
 
@@ -313,6 +305,6 @@ pub async fn delete_team(
     JsonBody(body): JsonBody<DeleteBody>,
 ) -> ApiResult<Json<Value>> {
     session.require_write(Scope::of_team((team != 0).then_some(TeamId(team))))?;
-    let scope = team_scope(&state, team).await?;
+    let scope = team_scope(&state, Some(team)).await?;
     delete(&state, &session, scope, body).await
 }

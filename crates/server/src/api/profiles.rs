@@ -1,6 +1,7 @@
 //! Configuration profiles (`/configuration_profiles`): upload a .mobileconfig
 //! for a team, target it with labels, list, download, delete.
 
+use super::team_scope;
 use crate::auth::Session;
 use crate::error::{ApiError, ApiResult, PathParam, QueryParams};
 use crate::{views, AppState};
@@ -10,22 +11,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use flotilla_core::access::Scope;
 use flotilla_core::profile::validate_mobileconfig;
-use flotilla_core::TeamId;
 use flotilla_store::{LabelTarget, NewProfile, ProfileRecord};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-
-/// `team_id` absent or 0: "No team".
-async fn team_scope(state: &AppState, team_id: Option<i64>) -> ApiResult<Scope> {
-    match team_id.filter(|id| *id != 0) {
-        None => Ok(Scope::NoTeam),
-        Some(id) => {
-            state.store.team(TeamId(id)).await?;
-            Ok(Scope::Team(TeamId(id)))
-        }
-    }
-}
 
 fn view(profile: &ProfileRecord) -> Value {
     let mut value = json!({

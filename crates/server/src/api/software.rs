@@ -1,28 +1,16 @@
 //! Software packages (`/software/package`, `/software/titles`): upload an
 //! installer for a team, list what is available, remove it.
 
+use super::team_scope;
 use crate::auth::Session;
 use crate::error::{ApiError, ApiResult, PathParam, QueryParams};
 use crate::AppState;
 use axum::extract::{Multipart, State};
 use axum::Json;
-use flotilla_core::access::Scope;
 use flotilla_core::package::read_pkg_metadata;
-use flotilla_core::TeamId;
 use flotilla_store::SoftwarePackage;
 use serde::Deserialize;
 use serde_json::{json, Value};
-
-/// `team_id` absent or 0: "No team".
-async fn team_scope(state: &AppState, team_id: Option<i64>) -> ApiResult<Scope> {
-    match team_id.filter(|id| *id != 0) {
-        None => Ok(Scope::NoTeam),
-        Some(id) => {
-            state.store.team(TeamId(id)).await?;
-            Ok(Scope::Team(TeamId(id)))
-        }
-    }
-}
 
 fn title_view(package: &SoftwarePackage) -> Value {
     json!({

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod microsoft;
+
 use flotilla_server::{AppState, Listener, ServerSettings};
 use flotilla_store::Store;
 use reqwest::{Method, StatusCode};
