@@ -18,8 +18,9 @@ use axum::Router;
 use flotilla_core::access::Scope;
 use flotilla_core::TeamId;
 
-/// Admin requests are small JSON documents.
-const ADMIN_BODY: usize = 2 * 1024 * 1024;
+/// Admin requests are small JSON documents and keep axum's default limit
+/// (2 MiB). Installers are large; an upload is held in memory while it is hashed and read.
+const SOFTWARE_BODY: usize = 512 * 1024 * 1024;
 
 pub fn router() -> Router<AppState> {
     let fleet = Router::new()
@@ -87,7 +88,10 @@ pub fn router() -> Router<AppState> {
             get(policies::get_team).patch(policies::modify_team),
         )
         .route("/activities", get(config::activities))
-        .route("/software/package", post(software::upload))
+        .route(
+            "/software/package",
+            post(software::upload).layer(DefaultBodyLimit::max(SOFTWARE_BODY)),
+        )
         .route("/software/titles", get(software::titles))
         .route(
             "/software/titles/{id}/available_for_install",
@@ -118,7 +122,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/latest/setup", post(session::setup))
         .nest("/api/v1/fleet", fleet.clone())
         .nest("/api/latest/fleet", fleet)
-        .layer(DefaultBodyLimit::max(ADMIN_BODY))
         .route_layer(axum::middleware::from_fn(no_store))
 }
 
@@ -167,6 +170,39 @@ async fn team_scope(
             Ok(Scope::Team(TeamId(id)))
         }
     }
+}
+
+/// One field of a multipart upload.
+pub struct FormField {
+    pub name: String,
+    pub file_name: String,
+    pub bytes: axum::body::Bytes,
+}
+
+/// Reads every field of a multipart upload (within the admin body limit).
+async fn form_fields(
+    mut multipart: axum::extract::Multipart,
+) -> Result<Vec<FormField>, crate::error::ApiError> {
+    use crate::error::ApiError;
+    let mut fields = Vec::new();
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("malformed multipart body: {e}")))?
+    {
+        let name = field.name().unwrap_or_default().to_string();
+        let file_name = field.file_name().unwrap_or_default().to_string();
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| ApiError::BadRequest(format!("could not read field {name}: {e}")))?;
+        fields.push(FormField {
+            name,
+            file_name,
+            bytes,
+        });
+    }
+    Ok(fields)
 }
 
 /// Team names by id, for views that show them.

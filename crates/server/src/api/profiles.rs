@@ -1,7 +1,7 @@
 //! Configuration profiles (`/configuration_profiles`): upload a .mobileconfig
 //! for a team, target it with labels, list, download, delete.
 
-use super::team_scope;
+use super::{form_fields, team_scope, FormField};
 use crate::auth::Session;
 use crate::error::{ApiError, ApiResult, PathParam, QueryParams};
 use crate::{views, AppState};
@@ -55,19 +55,14 @@ struct UploadForm {
     labels: Vec<(String, LabelTarget)>,
 }
 
-async fn read_form(mut multipart: Multipart) -> ApiResult<UploadForm> {
+async fn read_form(multipart: Multipart) -> ApiResult<UploadForm> {
     let mut form = UploadForm::default();
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| ApiError::BadRequest(format!("malformed multipart body: {e}")))?
+    for FormField {
+        name,
+        file_name,
+        bytes,
+    } in form_fields(multipart).await?
     {
-        let name = field.name().unwrap_or_default().to_string();
-        let file_name = field.file_name().unwrap_or_default().to_string();
-        let bytes = field
-            .bytes()
-            .await
-            .map_err(|e| ApiError::BadRequest(format!("could not read field {name}: {e}")))?;
         let text = || String::from_utf8_lossy(&bytes).trim().to_string();
         match name.as_str() {
             "profile" => form.profile = Some((file_name, bytes.to_vec())),

@@ -1,7 +1,7 @@
 //! Software packages (`/software/package`, `/software/titles`): upload an
 //! installer for a team, list what is available, remove it.
 
-use super::team_scope;
+use super::{form_fields, team_scope, FormField};
 use crate::auth::Session;
 use crate::error::{ApiError, ApiResult, PathParam, QueryParams};
 use crate::AppState;
@@ -40,19 +40,14 @@ struct UploadForm {
     self_service: bool,
 }
 
-async fn read_form(mut multipart: Multipart) -> ApiResult<UploadForm> {
+async fn read_form(multipart: Multipart) -> ApiResult<UploadForm> {
     let mut form = UploadForm::default();
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| ApiError::BadRequest(format!("malformed multipart body: {e}")))?
+    for FormField {
+        name,
+        file_name,
+        bytes,
+    } in form_fields(multipart).await?
     {
-        let name = field.name().unwrap_or_default().to_string();
-        let file_name = field.file_name().unwrap_or_default().to_string();
-        let bytes = field
-            .bytes()
-            .await
-            .map_err(|e| ApiError::BadRequest(format!("could not read field {name}: {e}")))?;
         let text = || String::from_utf8_lossy(&bytes).to_string();
         match name.as_str() {
             "software" => form.software = Some((file_name, bytes.to_vec())),
