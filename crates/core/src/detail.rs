@@ -1,7 +1,7 @@
 //! Host vitals: the detail queries sent to agents, and how their rows become
 //! fields of the host record.
 
-use crate::platform::{Platform, PlatformSet};
+use crate::platform::PlatformSet;
 use serde_json::{Map, Value};
 
 /// One row of a query result, as osquery sends it (column → text).
@@ -191,11 +191,6 @@ impl VitalsUpdate {
     pub fn is_empty(&self) -> bool {
         *self == VitalsUpdate::default()
     }
-}
-
-/// The platform family of a stored host platform, for display and targeting.
-pub fn platform_family(host_platform: &str) -> Option<Platform> {
-    Platform::of_host(host_platform)
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 //! `blobs/` by default). A replica only sees its own folder: several replicas
 //! need it on shared storage.
 
-use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 
 #[derive(Debug, Clone)]
@@ -18,10 +17,7 @@ impl BlobStore {
     /// Keeps `bytes` and returns their SHA-256 (hex). Written to a temporary
     /// name first, so a blob is never seen half-written.
     pub async fn put(&self, bytes: &[u8]) -> std::io::Result<String> {
-        let hash: String = Sha256::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hash: String = crate::secrets::sha256_hex(bytes);
         let path = self.dir.join(&hash);
         if tokio::fs::try_exists(&path).await? {
             return Ok(hash);

@@ -157,6 +157,12 @@ impl PageParams {
     }
 }
 
+/// A `?team_id=` query parameter.
+#[derive(Debug, serde::Deserialize, Default)]
+pub struct TeamParams {
+    pub team_id: Option<i64>,
+}
+
 /// The scope of a `team_id` parameter: absent or 0 is "No team"; any other
 /// id must be a team.
 async fn team_scope(

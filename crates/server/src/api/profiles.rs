@@ -1,7 +1,7 @@
 //! Configuration profiles (`/configuration_profiles`): upload a .mobileconfig
 //! for a team, target it with labels, list, download, delete.
 
-use super::{form_fields, team_scope, FormField};
+use super::{form_fields, team_scope, FormField, TeamParams};
 use crate::auth::Session;
 use crate::error::{ApiError, ApiResult, PathParam, QueryParams};
 use crate::{views, AppState};
@@ -14,7 +14,6 @@ use flotilla_core::profile::validate_mobileconfig;
 use flotilla_store::{LabelTarget, NewProfile, ProfileRecord};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 fn view(profile: &ProfileRecord) -> Value {
     let mut value = json!({
@@ -123,10 +122,7 @@ pub async fn upload(
         })?;
         labels.push((label.id, *target));
     }
-    let checksum: String = Sha256::digest(&content)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let checksum: String = crate::secrets::sha256_hex(&content);
     let profile = NewProfile {
         uuid: format!("a{}", uuid::Uuid::new_v4()),
         scope,
@@ -144,15 +140,10 @@ pub async fn upload(
     Ok(Json(json!({ "profile_uuid": created.uuid })))
 }
 
-#[derive(Deserialize, Default)]
-pub struct ListParams {
-    team_id: Option<i64>,
-}
-
 pub async fn list(
     State(state): State<AppState>,
     session: Session,
-    QueryParams(params): QueryParams<ListParams>,
+    QueryParams(params): QueryParams<TeamParams>,
 ) -> ApiResult<Json<Value>> {
     let scope = team_scope(&state, params.team_id).await?;
     session.require_read(scope)?;

@@ -1,7 +1,7 @@
 //! Software packages (`/software/package`, `/software/titles`): upload an
 //! installer for a team, list what is available, remove it.
 
-use super::{form_fields, team_scope, FormField};
+use super::{form_fields, team_scope, FormField, TeamParams};
 use crate::auth::Session;
 use crate::error::{ApiError, ApiResult, PathParam, QueryParams};
 use crate::AppState;
@@ -9,7 +9,6 @@ use axum::extract::{Multipart, State};
 use axum::Json;
 use flotilla_core::package::read_pkg_metadata;
 use flotilla_store::SoftwarePackage;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 fn title_view(package: &SoftwarePackage) -> Value {
@@ -137,11 +136,6 @@ pub async fn upload(
     Ok(Json(
         json!({ "software_package": title_view(&stored)["software_package"], "title_id": stored.id }),
     ))
-}
-
-#[derive(Deserialize, Default)]
-pub struct TeamParams {
-    team_id: Option<i64>,
 }
 
 pub async fn titles(
