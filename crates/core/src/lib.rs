@@ -5,6 +5,7 @@
 pub mod access;
 pub mod compliance;
 pub mod detail;
+pub mod gitops;
 pub mod ids;
 pub mod package;
 pub mod platform;

@@ -30,6 +30,13 @@ impl ValidationErrors {
         }
     }
 
+    /// Adds `inner`'s errors, each field prefixed with `prefix`.
+    pub fn nest(&mut self, prefix: &str, inner: ValidationErrors) {
+        for error in inner.0 {
+            self.add(&format!("{prefix} {}", error.name), error.reason);
+        }
+    }
+
     pub fn single(name: &str, reason: impl Into<String>) -> ValidationErrors {
         let mut errors = ValidationErrors::default();
         errors.add(name, reason);

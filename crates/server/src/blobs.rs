@@ -30,4 +30,27 @@ impl BlobStore {
         tokio::fs::rename(&partial, &path).await?;
         Ok(hash)
     }
+
+    fn path_of(&self, hash: &str) -> Option<PathBuf> {
+        flotilla_core::gitops::is_sha256_hex(hash).then(|| self.dir.join(hash.to_ascii_lowercase()))
+    }
+
+    pub async fn contains(&self, hash: &str) -> std::io::Result<bool> {
+        match self.path_of(hash) {
+            Some(path) => tokio::fs::try_exists(path).await,
+            None => Ok(false),
+        }
+    }
+
+    /// The blob's bytes, or `None` when it isn't here.
+    pub async fn read(&self, hash: &str) -> std::io::Result<Option<Vec<u8>>> {
+        let Some(path) = self.path_of(hash) else {
+            return Ok(None);
+        };
+        match tokio::fs::read(path).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
 }

@@ -100,6 +100,7 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::NotFound(what) => ApiError::NotFound(what.to_string()),
             StoreError::Conflict(msg) => ApiError::Conflict(msg),
+            StoreError::Rejected(errors) => ApiError::Invalid(errors),
             other => {
                 tracing::error!(error = %other, "storage failure");
                 ApiError::Internal

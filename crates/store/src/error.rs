@@ -6,6 +6,9 @@ pub enum StoreError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
+    /// Input that breaks a rule only the database can check (names that must exist, objects still in use).
+    #[error("{0}")]
+    Rejected(flotilla_core::ValidationErrors),
     #[error("database URL must start with sqlite:// or postgres://")]
     UnsupportedUrl,
     #[error("stored document is not valid JSON: {0}")]

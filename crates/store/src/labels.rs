@@ -3,7 +3,7 @@
 use crate::config::record_activity;
 use crate::error::conflict_on_unique;
 use crate::records::{Activity, LabelMembership, LabelRecord, LabelSpec, LabelType};
-use crate::{now, Result, Store, StoreError};
+use crate::{now, Result, Store, StoreError, Tx};
 use flotilla_core::{HostId, LabelId};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -21,29 +21,13 @@ const LABEL_SELECT: &str = concat!(
 );
 /// Without host counts (reported as 0): counting costs a pass over every
 /// member, too much for agent check-ins and host pages.
-const LABEL_SELECT_UNCOUNTED: &str = concat!(label_columns!(), "0 AS host_count FROM labels l");
+pub(crate) const LABEL_SELECT_UNCOUNTED: &str =
+    concat!(label_columns!(), "0 AS host_count FROM labels l");
 
 impl Store {
     pub async fn create_label(&self, spec: &LabelSpec, activity: Activity) -> Result<LabelRecord> {
-        let ts = now();
         let mut tx = self.begin().await?;
-        let row = sqlx::query(
-            "INSERT INTO labels (name, description, query, platform, label_type, membership_type, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'regular', $5, $6, $6) RETURNING id",
-        )
-        .bind(spec.name.as_str())
-        .bind(spec.description.as_str())
-        .bind(spec.query.as_str())
-        .bind(spec.platform.as_str())
-        .bind(membership_column(spec.membership))
-        .bind(ts)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| conflict_on_unique(e, || format!("a label named \"{}\" already exists", spec.name)))?;
-        let id = LabelId(row.try_get("id")?);
-        if spec.membership == LabelMembership::Manual {
-            replace_members(&mut tx, id, &spec.hosts).await?;
-        }
+        let id = insert_label(&mut tx, spec).await?;
         record_activity(&mut tx, &activity).await?;
         tx.commit().await?;
         self.label(id).await
@@ -113,18 +97,7 @@ impl Store {
             ));
         }
         let mut tx = self.begin().await?;
-        let targets_profile =
-            sqlx::query("SELECT 1 AS one FROM configuration_profile_labels WHERE label_id = $1")
-                .bind(id.0)
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
-        if targets_profile {
-            return Err(StoreError::Conflict(format!(
-                "label \"{}\" targets a configuration profile; change the profile first",
-                current.name
-            )));
-        }
+        ensure_label_unused(&mut tx, id, &current.name).await?;
         sqlx::query("DELETE FROM labels WHERE id = $1")
             .bind(id.0)
             .execute(&mut *tx)
@@ -156,7 +129,48 @@ impl Store {
     }
 }
 
-async fn replace_members(
+/// A label that still targets a profile, policy or package can't go.
+pub(crate) async fn ensure_label_unused(tx: &mut Tx, id: LabelId, name: &str) -> Result<()> {
+    let users = [
+        ("profile", "SELECT p.name FROM configuration_profile_labels x JOIN configuration_profiles p ON p.uuid = x.profile_uuid WHERE x.label_id = $1"),
+        ("policy", "SELECT p.name FROM policy_labels x JOIN policies p ON p.id = x.policy_id WHERE x.label_id = $1"),
+        ("software", "SELECT p.title AS name FROM software_package_labels x JOIN software_packages p ON p.id = x.package_id WHERE x.label_id = $1"),
+    ];
+    for (kind, sql) in users {
+        if let Some(row) = sqlx::query(sql)
+            .bind(id.0)
+            .fetch_optional(&mut **tx)
+            .await?
+        {
+            let user: String = row.try_get("name")?;
+            return Err(StoreError::Conflict(format!("label \"{name}\" can't be deleted: {kind} \"{user}\" still targets it; keep the label or change the {kind}")));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn insert_label(tx: &mut Tx, spec: &LabelSpec) -> Result<LabelId> {
+    let row = sqlx::query(
+        "INSERT INTO labels (name, description, query, platform, label_type, membership_type, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'regular', $5, $6, $6) RETURNING id",
+    )
+    .bind(spec.name.as_str())
+    .bind(spec.description.as_str())
+    .bind(spec.query.as_str())
+    .bind(spec.platform.as_str())
+    .bind(membership_column(spec.membership))
+    .bind(now())
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(|e| conflict_on_unique(e, || format!("a label named \"{}\" already exists", spec.name)))?;
+    let id = LabelId(row.try_get("id")?);
+    if spec.membership == LabelMembership::Manual {
+        replace_members(tx, id, &spec.hosts).await?;
+    }
+    Ok(id)
+}
+
+pub(crate) async fn replace_members(
     tx: &mut Transaction<'_, Any>,
     label: LabelId,
     hosts: &[HostId],
@@ -213,14 +227,14 @@ pub(crate) async fn set_membership(
     Ok(())
 }
 
-fn membership_column(membership: LabelMembership) -> &'static str {
+pub(crate) fn membership_column(membership: LabelMembership) -> &'static str {
     match membership {
         LabelMembership::Dynamic => "dynamic",
         LabelMembership::Manual => "manual",
     }
 }
 
-fn label_from_row(row: &AnyRow) -> Result<LabelRecord> {
+pub(crate) fn label_from_row(row: &AnyRow) -> Result<LabelRecord> {
     let label_type: String = row.try_get("label_type")?;
     let membership: String = row.try_get("membership_type")?;
     Ok(LabelRecord {

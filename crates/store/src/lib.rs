@@ -10,6 +10,7 @@ mod agent;
 mod conditional_access;
 mod config;
 mod error;
+mod gitops;
 mod hosts;
 mod labels;
 mod policies;
@@ -25,6 +26,7 @@ pub use conditional_access::{
     ReportOutcome,
 };
 pub use error::StoreError;
+pub use gitops::{DesiredPackage, DesiredProfile, DesiredState, DesiredTeam, PackageFacts};
 pub use hosts::{HostFilter, HostOrder, Page, PolicyResponseFilter};
 pub use profiles::{LabelTarget, NewProfile, ProfileRecord};
 pub use records::*;
@@ -36,6 +38,9 @@ use std::path::Path;
 use std::time::Duration;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A write transaction, for helpers that take part in a caller's transaction.
+pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
 /// Which database is behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

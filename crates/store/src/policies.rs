@@ -5,7 +5,7 @@ use crate::error::conflict_on_unique;
 use crate::records::{
     scope_from_column, scope_to_column, Activity, HostPolicy, PolicyRecord, PolicySpec,
 };
-use crate::{as_flag, flag, now, opt_flag, Result, Store, StoreError};
+use crate::{as_flag, flag, now, opt_flag, Result, Store, StoreError, Tx};
 use flotilla_core::access::Scope;
 use flotilla_core::{HostId, PolicyId, PolicyResponse, TeamId, UserId};
 use sqlx::any::AnyRow;
@@ -29,7 +29,7 @@ const POLICY_SELECT: &str = concat!(
 );
 /// Without host counts (reported as 0): counting costs a pass over every
 /// host's result, too much for agent check-ins and verdicts.
-const POLICY_SELECT_UNCOUNTED: &str = concat!(
+pub(crate) const POLICY_SELECT_UNCOUNTED: &str = concat!(
     policy_columns!(),
     "0 AS passing_host_count, 0 AS failing_host_count FROM policies p LEFT JOIN users u ON u.id = p.author_id \
      LEFT JOIN software_packages sp ON sp.id = p.install_software_id"
@@ -47,29 +47,8 @@ impl Store {
         author: Option<UserId>,
         activity: Activity,
     ) -> Result<PolicyRecord> {
-        let ts = now();
         let mut tx = self.begin().await?;
-        let row = sqlx::query(
-            "INSERT INTO policies (team_id, name, query, description, resolution, platform, critical, \
-             calendar_events_enabled, conditional_access_enabled, author_id, created_at, updated_at, install_software_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12) RETURNING id",
-        )
-        .bind(scope_to_column(scope))
-        .bind(spec.name.as_str())
-        .bind(spec.query.as_str())
-        .bind(spec.description.as_str())
-        .bind(spec.resolution.as_str())
-        .bind(spec.platform.as_str())
-        .bind(as_flag(spec.critical))
-        .bind(as_flag(spec.calendar_events_enabled))
-        .bind(as_flag(spec.conditional_access_enabled))
-        .bind(author.map(|a| a.0))
-        .bind(ts)
-        .bind(spec.install_software_id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| conflict_on_unique(e, || duplicate_name(&spec.name)))?;
-        let id = PolicyId(row.try_get("id")?);
+        let id = insert_policy(&mut tx, scope, spec, author).await?;
         record_activity(&mut tx, &activity).await?;
         tx.commit().await?;
         self.policy(id).await
@@ -115,31 +94,8 @@ impl Store {
     ) -> Result<PolicyRecord> {
         let current = self.policy(id).await?;
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "UPDATE policies SET name = $1, query = $2, description = $3, resolution = $4, platform = $5, \
-             critical = $6, calendar_events_enabled = $7, conditional_access_enabled = $8, updated_at = $9, \
-             install_software_id = $11 WHERE id = $10",
-        )
-        .bind(spec.name.as_str())
-        .bind(spec.query.as_str())
-        .bind(spec.description.as_str())
-        .bind(spec.resolution.as_str())
-        .bind(spec.platform.as_str())
-        .bind(as_flag(spec.critical))
-        .bind(as_flag(spec.calendar_events_enabled))
-        .bind(as_flag(spec.conditional_access_enabled))
-        .bind(now())
-        .bind(id.0)
-        .bind(spec.install_software_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| conflict_on_unique(e, || duplicate_name(&spec.name)))?;
-        if current.query != spec.query || current.platform != spec.platform {
-            sqlx::query("DELETE FROM policy_membership WHERE policy_id = $1")
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let drop_results = current.query != spec.query || current.platform != spec.platform;
+        update_policy_row(&mut tx, id, spec, drop_results).await?;
         record_activity(&mut tx, &activity).await?;
         tx.commit().await?;
         self.policy(id).await
@@ -226,13 +182,77 @@ impl Store {
     }
 }
 
+pub(crate) async fn insert_policy(
+    tx: &mut Tx,
+    scope: Scope,
+    spec: &PolicySpec,
+    author: Option<UserId>,
+) -> Result<PolicyId> {
+    let row = sqlx::query(
+        "INSERT INTO policies (team_id, name, query, description, resolution, platform, critical, \
+         calendar_events_enabled, conditional_access_enabled, author_id, created_at, updated_at, install_software_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12) RETURNING id",
+    )
+    .bind(scope_to_column(scope))
+    .bind(spec.name.as_str())
+    .bind(spec.query.as_str())
+    .bind(spec.description.as_str())
+    .bind(spec.resolution.as_str())
+    .bind(spec.platform.as_str())
+    .bind(as_flag(spec.critical))
+    .bind(as_flag(spec.calendar_events_enabled))
+    .bind(as_flag(spec.conditional_access_enabled))
+    .bind(author.map(|a| a.0))
+    .bind(now())
+    .bind(spec.install_software_id)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(|e| conflict_on_unique(e, || duplicate_name(&spec.name)))?;
+    Ok(PolicyId(row.try_get("id")?))
+}
+
+/// Replaces a policy's fields; `drop_results` when its old results no longer mean anything.
+pub(crate) async fn update_policy_row(
+    tx: &mut Tx,
+    id: PolicyId,
+    spec: &PolicySpec,
+    drop_results: bool,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE policies SET name = $1, query = $2, description = $3, resolution = $4, platform = $5, \
+         critical = $6, calendar_events_enabled = $7, conditional_access_enabled = $8, updated_at = $9, \
+         install_software_id = $11 WHERE id = $10",
+    )
+    .bind(spec.name.as_str())
+    .bind(spec.query.as_str())
+    .bind(spec.description.as_str())
+    .bind(spec.resolution.as_str())
+    .bind(spec.platform.as_str())
+    .bind(as_flag(spec.critical))
+    .bind(as_flag(spec.calendar_events_enabled))
+    .bind(as_flag(spec.conditional_access_enabled))
+    .bind(now())
+    .bind(id.0)
+    .bind(spec.install_software_id)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| conflict_on_unique(e, || duplicate_name(&spec.name)))?;
+    if drop_results {
+        sqlx::query("DELETE FROM policy_membership WHERE policy_id = $1")
+            .bind(id.0)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Whether a policy's platform list covers a host platform.
 pub(crate) fn targets(policy: &PolicyRecord, host_platform: &str) -> bool {
     flotilla_core::PlatformSet::parse(&policy.platform)
         .is_ok_and(|set| set.targets_host(host_platform))
 }
 
-fn policy_from_row(row: &AnyRow) -> Result<PolicyRecord> {
+pub(crate) fn policy_from_row(row: &AnyRow) -> Result<PolicyRecord> {
     Ok(PolicyRecord {
         id: PolicyId(row.try_get("id")?),
         scope: scope_from_column(row.try_get("team_id")?),

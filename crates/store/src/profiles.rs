@@ -3,7 +3,7 @@
 use crate::config::record_activity;
 use crate::error::conflict_on_unique;
 use crate::records::{scope_from_column, scope_to_column, Activity};
-use crate::{now, Result, Store, StoreError};
+use crate::{now, Result, Store, StoreError, Tx};
 use flotilla_core::access::Scope;
 use flotilla_core::LabelId;
 use sqlx::any::AnyRow;
@@ -29,7 +29,7 @@ impl LabelTarget {
         }
     }
 
-    fn parse(s: &str) -> LabelTarget {
+    pub(crate) fn parse(s: &str) -> LabelTarget {
         match s {
             "include_any" => LabelTarget::IncludeAny,
             "exclude_any" => LabelTarget::ExcludeAny,
@@ -74,41 +74,8 @@ impl Store {
         profile: &NewProfile,
         activity: Activity,
     ) -> Result<ProfileRecord> {
-        let ts = now();
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO configuration_profiles (uuid, team_id, identifier, name, content, checksum, created_at, uploaded_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-        )
-        .bind(profile.uuid.as_str())
-        .bind(team_column(profile.scope))
-        .bind(profile.identifier.as_str())
-        .bind(profile.name.as_str())
-        .bind(profile.content.clone())
-        .bind(profile.checksum.as_str())
-        .bind(ts)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| {
-            conflict_on_unique(e, || {
-                format!(
-                    "a profile with identifier \"{}\" or name \"{}\" already exists in this team",
-                    profile.identifier, profile.name
-                )
-            })
-        })?;
-        for (label, target) in &profile.labels {
-            sqlx::query("INSERT INTO configuration_profile_labels (profile_uuid, label_id, mode) VALUES ($1, $2, $3)")
-                .bind(profile.uuid.as_str())
-                .bind(label.0)
-                .bind(target.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| match e {
-                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound("label"),
-                    other => conflict_on_unique(other, || "a label is listed twice".into()),
-                })?;
-        }
+        insert_profile(&mut tx, profile).await?;
         record_activity(&mut tx, &activity).await?;
         tx.commit().await?;
         self.profile(&profile.uuid).await
@@ -188,6 +155,44 @@ impl Store {
             })
             .collect()
     }
+}
+
+pub(crate) async fn insert_profile(tx: &mut Tx, profile: &NewProfile) -> Result<()> {
+    let ts = now();
+    sqlx::query(
+        "INSERT INTO configuration_profiles (uuid, team_id, identifier, name, content, checksum, created_at, uploaded_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+    )
+    .bind(profile.uuid.as_str())
+    .bind(team_column(profile.scope))
+    .bind(profile.identifier.as_str())
+    .bind(profile.name.as_str())
+    .bind(profile.content.clone())
+    .bind(profile.checksum.as_str())
+    .bind(ts)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| {
+        conflict_on_unique(e, || {
+            format!(
+                "a profile with identifier \"{}\" or name \"{}\" already exists in this team",
+                profile.identifier, profile.name
+            )
+        })
+    })?;
+    for (label, target) in &profile.labels {
+        sqlx::query("INSERT INTO configuration_profile_labels (profile_uuid, label_id, mode) VALUES ($1, $2, $3)")
+            .bind(profile.uuid.as_str())
+            .bind(label.0)
+            .bind(target.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| match e {
+                sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound("label"),
+                other => conflict_on_unique(other, || "a label is listed twice".into()),
+            })?;
+    }
+    Ok(())
 }
 
 fn profile_from_row(row: &AnyRow) -> Result<ProfileRecord> {

@@ -3,7 +3,7 @@
 use crate::config::record_activity;
 use crate::error::conflict_on_unique;
 use crate::records::{scope_from_column, scope_to_column, Activity};
-use crate::{as_flag, flag, now, Result, Store, StoreError};
+use crate::{as_flag, flag, now, Result, Store, StoreError, Tx};
 use flotilla_core::access::Scope;
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -22,12 +22,14 @@ pub struct SoftwarePackage {
     pub install_script: String,
     pub uninstall_script: String,
     pub self_service: bool,
+    /// Where the installer was fetched from, when GitOps named a URL.
+    pub url: String,
     pub created_at: i64,
 }
 
 const PACKAGE_COLUMNS: &str =
     "id, team_id, title, version, bundle_id, filename, sha256, size_bytes, install_script, \
-     uninstall_script, self_service, created_at";
+     uninstall_script, self_service, url, created_at";
 
 impl Store {
     /// Records an uploaded package (its file already in the blob store).
@@ -37,28 +39,7 @@ impl Store {
         activity: Activity,
     ) -> Result<SoftwarePackage> {
         let mut tx = self.begin().await?;
-        let row = sqlx::query(
-            "INSERT INTO software_packages (team_id, title, version, bundle_id, filename, sha256, size_bytes, \
-             install_script, uninstall_script, self_service, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-        )
-        .bind(scope_to_column(package.scope).unwrap_or(0))
-        .bind(package.title.as_str())
-        .bind(package.version.as_str())
-        .bind(package.bundle_id.as_str())
-        .bind(package.filename.as_str())
-        .bind(package.sha256.as_str())
-        .bind(package.size_bytes)
-        .bind(package.install_script.as_str())
-        .bind(package.uninstall_script.as_str())
-        .bind(as_flag(package.self_service))
-        .bind(now())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| {
-            conflict_on_unique(e, || format!("\"{}\" is already available for install in this team", package.title))
-        })?;
-        let id: i64 = row.try_get("id")?;
+        let id = insert_package(&mut tx, package).await?;
         record_activity(&mut tx, &activity).await?;
         tx.commit().await?;
         self.software_package(id).await
@@ -113,6 +94,33 @@ impl Store {
     }
 }
 
+pub(crate) async fn insert_package(tx: &mut Tx, package: &SoftwarePackage) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO software_packages (team_id, title, version, bundle_id, filename, sha256, size_bytes, \
+         install_script, uninstall_script, self_service, url, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+    )
+    .bind(scope_to_column(package.scope).unwrap_or(0))
+    .bind(package.title.as_str())
+    .bind(package.version.as_str())
+    .bind(package.bundle_id.as_str())
+    .bind(package.filename.as_str())
+    .bind(package.sha256.as_str())
+    .bind(package.size_bytes)
+    .bind(package.install_script.as_str())
+    .bind(package.uninstall_script.as_str())
+    .bind(as_flag(package.self_service))
+    .bind(package.url.as_str())
+    .bind(now())
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(|e| {
+        conflict_on_unique(e, || format!("\"{}\" is already available for install in this team", package.title))
+    })?;
+    let id: i64 = row.try_get("id")?;
+    Ok(id)
+}
+
 fn package_from_row(row: &AnyRow) -> Result<SoftwarePackage> {
     Ok(SoftwarePackage {
         id: row.try_get("id")?,
@@ -126,6 +134,7 @@ fn package_from_row(row: &AnyRow) -> Result<SoftwarePackage> {
         install_script: row.try_get("install_script")?,
         uninstall_script: row.try_get("uninstall_script")?,
         self_service: flag(row, "self_service")?,
+        url: row.try_get("url")?,
         created_at: row.try_get("created_at")?,
     })
 }

@@ -3,11 +3,11 @@
 use crate::config::record_activity;
 use crate::error::conflict_on_unique;
 use crate::records::{Activity, EnrollSecret, TeamRecord};
-use crate::{now, Result, Store, StoreError};
+use crate::{now, Result, Store, StoreError, Tx};
 use flotilla_core::TeamId;
 use serde_json::Value;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 const TEAM_SELECT: &str = "SELECT t.id, t.name, t.description, t.document, t.created_at, \
      (SELECT COUNT(*) FROM hosts h WHERE h.team_id = t.id) AS host_count FROM teams t";
@@ -23,17 +23,7 @@ impl Store {
         activity: Activity,
     ) -> Result<TeamRecord> {
         let mut tx = self.begin().await?;
-        let row = sqlx::query(
-            "INSERT INTO teams (name, description, document, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind(name)
-        .bind(description)
-        .bind(document.to_string())
-        .bind(now())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| conflict_on_unique(e, || format!("a team named \"{name}\" already exists")))?;
-        let id = TeamId(row.try_get("id")?);
+        let id = insert_team(&mut tx, name, description, document).await?;
         insert_secret(&mut tx, secret, Some(id)).await?;
         record_activity(&mut tx, &activity).await?;
         tx.commit().await?;
@@ -101,29 +91,7 @@ impl Store {
     /// Deletes a team with its policies, profiles and packages; its hosts move to "No team".
     pub async fn delete_team(&self, id: TeamId, activity: Activity) -> Result<()> {
         let mut tx = self.begin().await?;
-        sqlx::query("DELETE FROM policies WHERE team_id = $1")
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM configuration_profiles WHERE team_id = $1")
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM software_packages WHERE team_id = $1")
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE hosts SET team_id = NULL, refetch_requested = 1 WHERE team_id = $1")
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
-        let deleted = sqlx::query("DELETE FROM teams WHERE id = $1")
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
-        if deleted.rows_affected() == 0 {
-            return Err(StoreError::NotFound("team"));
-        }
+        delete_team_rows(&mut tx, id).await?;
         record_activity(&mut tx, &activity).await?;
         tx.commit().await?;
         Ok(())
@@ -155,37 +123,7 @@ impl Store {
         activity: Activity,
     ) -> Result<Vec<EnrollSecret>> {
         let mut tx = self.begin().await?;
-        let current = match team {
-            Some(team) => {
-                sqlx::query("SELECT secret FROM enroll_secrets WHERE team_id = $1")
-                    .bind(team.0)
-                    .fetch_all(&mut *tx)
-                    .await?
-            }
-            None => {
-                sqlx::query("SELECT secret FROM enroll_secrets WHERE team_id IS NULL")
-                    .fetch_all(&mut *tx)
-                    .await?
-            }
-        };
-        for row in &current {
-            let secret: String = row.try_get("secret")?;
-            if !secrets.contains(&secret) {
-                sqlx::query("DELETE FROM enroll_secrets WHERE secret = $1")
-                    .bind(secret)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        for secret in secrets {
-            let kept = current.iter().any(|row| {
-                row.try_get::<String, _>("secret")
-                    .is_ok_and(|s| &s == secret)
-            });
-            if !kept {
-                insert_secret(&mut tx, secret, team).await?;
-            }
-        }
+        replace_secrets(&mut tx, team, secrets).await?;
         record_activity(&mut tx, &activity).await?;
         tx.commit().await?;
         self.enroll_secrets(team).await
@@ -203,11 +141,95 @@ impl Store {
     }
 }
 
-async fn insert_secret(
-    tx: &mut Transaction<'_, Any>,
-    secret: &str,
+/// Replaces the secrets of a team (or the global ones); secrets kept keep their age.
+/// Tells whether anything changed.
+pub(crate) async fn replace_secrets(
+    tx: &mut Tx,
     team: Option<TeamId>,
-) -> Result<()> {
+    secrets: &[String],
+) -> Result<bool> {
+    let mut changed = false;
+    let current = match team {
+        Some(team) => {
+            sqlx::query("SELECT secret FROM enroll_secrets WHERE team_id = $1")
+                .bind(team.0)
+                .fetch_all(&mut **tx)
+                .await?
+        }
+        None => {
+            sqlx::query("SELECT secret FROM enroll_secrets WHERE team_id IS NULL")
+                .fetch_all(&mut **tx)
+                .await?
+        }
+    };
+    for row in &current {
+        let secret: String = row.try_get("secret")?;
+        if !secrets.contains(&secret) {
+            changed = true;
+            sqlx::query("DELETE FROM enroll_secrets WHERE secret = $1")
+                .bind(secret)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    for secret in secrets {
+        let kept = current.iter().any(|row| {
+            row.try_get::<String, _>("secret")
+                .is_ok_and(|s| &s == secret)
+        });
+        if !kept {
+            changed = true;
+            insert_secret(tx, secret, team).await?;
+        }
+    }
+    Ok(changed)
+}
+
+pub(crate) async fn insert_team(
+    tx: &mut Tx,
+    name: &str,
+    description: &str,
+    document: &Value,
+) -> Result<TeamId> {
+    let row = sqlx::query(
+        "INSERT INTO teams (name, description, document, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(name)
+    .bind(description)
+    .bind(document.to_string())
+    .bind(now())
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(|e| conflict_on_unique(e, || format!("a team named \"{name}\" already exists")))?;
+    Ok(TeamId(row.try_get("id")?))
+}
+
+/// Deletes a team with its policies, queries, profiles and packages; its hosts move to "No team".
+pub(crate) async fn delete_team_rows(tx: &mut Tx, id: TeamId) -> Result<()> {
+    for statement in [
+        "DELETE FROM policies WHERE team_id = $1",
+        "DELETE FROM saved_queries WHERE team_id = $1",
+        "DELETE FROM configuration_profiles WHERE team_id = $1",
+        "DELETE FROM software_packages WHERE team_id = $1",
+        "DELETE FROM enroll_secrets WHERE team_id = $1",
+    ] {
+        sqlx::query(statement).bind(id.0).execute(&mut **tx).await?;
+    }
+    sqlx::query("UPDATE hosts SET team_id = NULL, refetch_requested = 1 WHERE team_id = $1")
+        .bind(id.0)
+        .execute(&mut **tx)
+        .await?;
+    let deleted = sqlx::query("DELETE FROM teams WHERE id = $1")
+        .bind(id.0)
+        .execute(&mut **tx)
+        .await?;
+    if deleted.rows_affected() == 0 {
+        return Err(StoreError::NotFound("team"));
+    }
+    Ok(())
+}
+
+pub(crate) async fn insert_secret(tx: &mut Tx, secret: &str, team: Option<TeamId>) -> Result<()> {
     sqlx::query("INSERT INTO enroll_secrets (secret, team_id, created_at) VALUES ($1, $2, $3)")
         .bind(secret)
         .bind(team.map(|t| t.0))

@@ -2,6 +2,7 @@
 
 mod conditional_access;
 mod config;
+mod gitops;
 mod hosts;
 mod labels;
 mod policies;
@@ -21,6 +22,8 @@ use flotilla_core::TeamId;
 /// Admin requests are small JSON documents and keep axum's default limit
 /// (2 MiB). Installers are large; an upload is held in memory while it is hashed and read.
 const SOFTWARE_BODY: usize = 512 * 1024 * 1024;
+/// A GitOps run carries every profile of every team it names.
+const GITOPS_BODY: usize = 64 * 1024 * 1024;
 
 pub fn router() -> Router<AppState> {
     let fleet = Router::new()
@@ -93,6 +96,16 @@ pub fn router() -> Router<AppState> {
             post(software::upload).layer(DefaultBodyLimit::max(SOFTWARE_BODY)),
         )
         .route("/software/titles", get(software::titles))
+        .route(
+            "/gitops",
+            post(gitops::apply).layer(DefaultBodyLimit::max(GITOPS_BODY)),
+        )
+        .route(
+            "/gitops/installers/{sha256}",
+            get(gitops::installer_exists)
+                .put(gitops::put_installer)
+                .layer(DefaultBodyLimit::max(SOFTWARE_BODY)),
+        )
         .route(
             "/software/titles/{id}/available_for_install",
             axum::routing::delete(software::remove),

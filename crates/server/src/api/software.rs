@@ -8,7 +8,7 @@ use crate::AppState;
 use axum::extract::{Multipart, State};
 use axum::Json;
 use flotilla_core::package::read_pkg_metadata;
-use flotilla_store::SoftwarePackage;
+use flotilla_store::{PackageFacts, SoftwarePackage};
 use serde_json::{json, Value};
 
 fn title_view(package: &SoftwarePackage) -> Value {
@@ -78,6 +78,27 @@ fn stem(file_name: &str) -> String {
         .to_string()
 }
 
+/// What an installer says about itself: a .pkg's name, version and bundle id
+/// from its metadata; otherwise the file name stands for the title.
+pub fn package_facts(file_name: &str, bytes: &[u8]) -> Result<PackageFacts, String> {
+    let metadata = if file_name.to_ascii_lowercase().ends_with(".pkg") {
+        read_pkg_metadata(bytes)?
+    } else {
+        Default::default()
+    };
+    Ok(PackageFacts {
+        title: if metadata.name.is_empty() {
+            stem(file_name)
+        } else {
+            metadata.name
+        },
+        version: metadata.version,
+        bundle_id: metadata.bundle_id,
+        filename: file_name.to_string(),
+        size_bytes: bytes.len() as i64,
+    })
+}
+
 pub async fn upload(
     State(state): State<AppState>,
     session: Session,
@@ -98,11 +119,8 @@ pub async fn upload(
             "this server has no blob store for uploads",
         ));
     };
-    let metadata = if file_name.to_ascii_lowercase().ends_with(".pkg") {
-        read_pkg_metadata(&bytes).map_err(|reason| ApiError::invalid("software", reason))?
-    } else {
-        Default::default()
-    };
+    let facts = package_facts(&file_name, &bytes)
+        .map_err(|reason| ApiError::invalid("software", reason))?;
     let sha256 = blobs.put(&bytes).await.map_err(|err| {
         tracing::error!(error = %err, "could not store an upload");
         ApiError::Internal
@@ -110,19 +128,16 @@ pub async fn upload(
     let package = SoftwarePackage {
         id: 0,
         scope,
-        title: if metadata.name.is_empty() {
-            stem(&file_name)
-        } else {
-            metadata.name
-        },
-        version: metadata.version,
-        bundle_id: metadata.bundle_id,
-        filename: file_name,
+        title: facts.title,
+        version: facts.version,
+        bundle_id: facts.bundle_id,
+        filename: facts.filename,
         sha256,
-        size_bytes: bytes.len() as i64,
+        size_bytes: facts.size_bytes,
         install_script: form.install_script,
         uninstall_script: form.uninstall_script,
         self_service: form.self_service,
+        url: String::new(),
         created_at: 0,
     };
     let activity = session.activity(
