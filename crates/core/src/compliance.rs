@@ -38,10 +38,13 @@ pub struct CandidatePolicy<'a> {
     pub scope: Scope,
     pub conditional_access_enabled: bool,
     pub platform: &'a str,
+    /// Whether the policy's label targeting takes in the host.
+    pub in_label_scope: bool,
 }
 
 /// The policies that decide a host's compliance: its team's (or "No team"'s)
-/// policies with conditional access enabled that run on its platform. Global
+/// policies with conditional access enabled that run on its platform and whose
+/// labels take it in. Global
 /// policies never count.
 pub fn counted_policies<'a>(
     candidates: impl IntoIterator<Item = CandidatePolicy<'a>>,
@@ -49,7 +52,7 @@ pub fn counted_policies<'a>(
 ) -> Vec<PolicyId> {
     candidates
         .into_iter()
-        .filter(|p| p.conditional_access_enabled && p.scope != Scope::Global)
+        .filter(|p| p.conditional_access_enabled && p.scope != Scope::Global && p.in_label_scope)
         .filter(|p| PlatformSet::parse(p.platform).is_ok_and(|set| set.targets_host(host_platform)))
         .map(|p| p.id)
         .collect()
@@ -154,30 +157,35 @@ mod tests {
                 scope: team,
                 conditional_access_enabled: true,
                 platform: "darwin",
+                in_label_scope: true,
             },
             CandidatePolicy {
                 id: PolicyId(2),
                 scope: team,
                 conditional_access_enabled: false,
                 platform: "darwin",
+                in_label_scope: true,
             },
             CandidatePolicy {
                 id: PolicyId(3),
                 scope: Scope::Global,
                 conditional_access_enabled: true,
                 platform: "",
+                in_label_scope: true,
             },
             CandidatePolicy {
                 id: PolicyId(4),
                 scope: team,
                 conditional_access_enabled: true,
                 platform: "windows",
+                in_label_scope: true,
             },
             CandidatePolicy {
                 id: PolicyId(5),
                 scope: team,
                 conditional_access_enabled: true,
                 platform: "",
+                in_label_scope: true,
             },
         ];
         assert_eq!(
@@ -189,8 +197,17 @@ mod tests {
             scope: Scope::NoTeam,
             conditional_access_enabled: true,
             platform: "darwin",
+            in_label_scope: true,
         }];
         assert_eq!(counted_policies(no_team, "darwin"), vec![PolicyId(6)]);
+        let outside_its_labels = [CandidatePolicy {
+            id: PolicyId(7),
+            scope: team,
+            conditional_access_enabled: true,
+            platform: "darwin",
+            in_label_scope: false,
+        }];
+        assert!(counted_policies(outside_its_labels, "darwin").is_empty());
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod profile;
 pub mod query_name;
 pub mod results;
 pub mod schedule;
+pub mod targeting;
 pub mod validation;
 
 pub use ids::{HostId, LabelId, PolicyId, TeamId, UserId};

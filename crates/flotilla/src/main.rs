@@ -2,6 +2,7 @@
 
 mod bench;
 mod emulator;
+mod gitops;
 mod serve;
 mod simulate;
 
@@ -28,10 +29,24 @@ enum Command {
     MsEmulator(emulator::EmulatorArgs),
     /// Measure check-in throughput, latency, CPU and memory of a release server.
     Bench(bench::BenchArgs),
+    /// Log in to a server and keep its URL and an API token for `flotilla gitops`.
+    Login(gitops::LoginArgs),
+    /// Apply Fleet-format GitOps files (default.yml, teams/*.yml) to a server.
+    Gitops(gitops::GitopsArgs),
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+/// Errors end the process with status 1 and one readable message (with its causes).
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
@@ -49,6 +64,8 @@ fn main() -> anyhow::Result<()> {
             Command::Simulate(args) => simulate::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::MsEmulator(args) => emulator::run(args).await,
+            Command::Login(args) => gitops::login(args).await,
+            Command::Gitops(args) => gitops::run(args).await,
         }
     })
 }

@@ -8,6 +8,7 @@
 
 use crate::AppState;
 use flotilla_core::compliance::{counted_policies, needs_report, verdict, CandidatePolicy};
+use flotilla_core::targeting::label_scope_applies;
 use flotilla_core::{HostId, TeamId};
 use flotilla_microsoft::{DeviceReport, MicrosoftClient, MicrosoftError, UploadStatus};
 use flotilla_store::{ComplianceReport, IntegrationStatus, ReportOutcome, Store, StoreError};
@@ -90,11 +91,17 @@ pub async fn evaluate(state: &AppState, host: HostId) -> Result<(), StoreError> 
         return Ok(());
     }
     let policies = state.store.policies_for_team(facts.team_id).await?;
+    let labels = state
+        .store
+        .label_names_for_targeting(host, &policies)
+        .await?;
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
     let candidates = policies.iter().map(|p| CandidatePolicy {
         id: p.id,
         scope: p.scope,
         conditional_access_enabled: p.conditional_access_enabled,
         platform: &p.platform,
+        in_label_scope: label_scope_applies(&p.labels, &labels),
     });
     let counted = counted_policies(candidates, &facts.platform);
     let now = verdict(&counted, &facts.results, facts.mdm_enrolled);

@@ -126,7 +126,7 @@ pub fn host(host: &HostRecord, now: i64) -> Value {
     })
 }
 
-fn scope_team_id(scope: Scope) -> Value {
+pub fn scope_team_id(scope: Scope) -> Value {
     match scope {
         Scope::Global => Value::Null,
         Scope::NoTeam => json!(0),
@@ -157,7 +157,18 @@ pub fn policy(policy: &PolicyRecord) -> Value {
             "software_title_id": id,
             "name": name,
         })),
+        "labels_include_any": label_refs(&policy.labels.labels_include_any),
+        "labels_exclude_any": label_refs(&policy.labels.labels_exclude_any),
     })
+}
+
+/// Fleet's `[{"name": ...}]` label lists; absent when empty.
+fn label_refs(names: &[String]) -> Value {
+    if names.is_empty() {
+        Value::Null
+    } else {
+        Value::Array(names.iter().map(|n| json!({ "name": n })).collect())
+    }
 }
 
 /// A policy as it applies to one host: the policy with that host's `response`.

@@ -8,7 +8,9 @@ use reqwest::multipart::{Form, Part};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-const SEED_PROFILE: &str = include_str!("data/company-portal-single-signon-extension.mobileconfig");
+const SEED_PROFILE: &str = include_str!(
+    "data/seed-gitops/lib/team-name/profiles/company-portal-single-signon-extension.mobileconfig"
+);
 
 async fn upload(server: &TestServer, token: &str, form: Form) -> (StatusCode, Value) {
     let response = server

@@ -3,44 +3,10 @@
 
 mod common;
 
-use common::{databases, TestServer};
-use flate2::write::ZlibEncoder;
-use flate2::Compression;
+use common::{company_portal_pkg, databases, TestServer};
 use reqwest::multipart::{Form, Part};
 use reqwest::StatusCode;
 use serde_json::Value;
-use std::io::Write;
-
-fn zlib(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = ZlibEncoder::new(Vec::new(), Compression::default());
-    encoder.write_all(bytes).unwrap();
-    encoder.finish().unwrap()
-}
-
-/// A product archive (xar) whose Distribution names Company Portal 5.2504.0.
-fn company_portal_pkg() -> Vec<u8> {
-    let distribution = br#"<installer-gui-script minSpecVersion="2"><title>Company Portal</title>
-<pkg-ref id="com.microsoft.CompanyPortalMac" version="5.2504.0">#CompanyPortal.pkg</pkg-ref>
-<product id="com.microsoft.CompanyPortalMac" version="5.2504.0"/></installer-gui-script>"#;
-    let packed = zlib(distribution);
-    let toc = format!(
-        "<?xml version=\"1.0\"?><xar><toc><file id=\"1\"><data><length>{}</length><offset>20</offset><size>{}</size>\
-         <encoding style=\"application/x-gzip\"/></data><name>Distribution</name></file></toc></xar>",
-        packed.len(),
-        distribution.len()
-    );
-    let ztoc = zlib(toc.as_bytes());
-    let mut out = b"xar!".to_vec();
-    out.extend(28u16.to_be_bytes());
-    out.extend(1u16.to_be_bytes());
-    out.extend((ztoc.len() as u64).to_be_bytes());
-    out.extend((toc.len() as u64).to_be_bytes());
-    out.extend(1u32.to_be_bytes());
-    out.extend(ztoc);
-    out.extend([0u8; 20]);
-    out.extend(packed);
-    out
-}
 
 async fn upload(
     server: &TestServer,

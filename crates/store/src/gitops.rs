@@ -9,6 +9,7 @@ use crate::labels::{
 };
 use crate::policies::{insert_policy, policy_from_row, update_policy_row, POLICY_SELECT_UNCOUNTED};
 use crate::profiles::insert_profile;
+use crate::queries::{query_from_row, scope_filter, QUERY_SELECT};
 use crate::records::{
     scope_to_column, Activity, Actor, LabelMembership, LabelSpec, LabelType, PolicySpec,
 };
@@ -538,13 +539,6 @@ enum TargetTable {
     Package,
 }
 
-fn team_filter(scope: Scope, column: &str) -> String {
-    match scope_to_column(scope) {
-        None => format!("{column} IS NULL"),
-        Some(team) => format!("{column} = {team}"),
-    }
-}
-
 async fn apply_team(
     tx: &mut Tx,
     team: &DesiredTeam<'_>,
@@ -565,7 +559,7 @@ async fn apply_team(
         reconcile_packages(tx, scope, &team.packages, &resolver, &mut outcome).await?;
     let rows = sqlx::query(&format!(
         "SELECT id, sha256 FROM software_packages WHERE {}",
-        team_filter(scope, "team_id")
+        scope_filter(scope)
     ))
     .fetch_all(&mut **tx)
     .await?;
@@ -672,7 +666,7 @@ async fn reconcile_policies(
     resolver: &Resolver<'_>,
     outcome: &mut ScopeOutcome,
 ) -> Result<()> {
-    let filter = team_filter(scope, "p.team_id");
+    let filter = format!("p.{}", scope_filter(scope));
     let rows = sqlx::query(&format!(
         "{POLICY_SELECT_UNCOUNTED} WHERE {filter} ORDER BY p.id"
     ))
@@ -752,29 +746,15 @@ async fn reconcile_queries(
     outcome: &mut ScopeOutcome,
 ) -> Result<()> {
     let rows = sqlx::query(&format!(
-        "SELECT id, name, description, query, platform, interval_secs, observer_can_run, automations_enabled, \
-         logging, min_osquery_version FROM saved_queries WHERE {} ORDER BY id",
-        team_filter(scope, "team_id")
+        "{QUERY_SELECT} WHERE {} ORDER BY id",
+        scope_filter(scope)
     ))
     .fetch_all(&mut **tx)
     .await?;
-    let mut current: Vec<(i64, QueryDef)> = Vec::new();
-    for row in &rows {
-        current.push((
-            row.try_get("id")?,
-            QueryDef {
-                name: row.try_get("name")?,
-                description: row.try_get("description")?,
-                query: row.try_get("query")?,
-                platform: row.try_get("platform")?,
-                interval: row.try_get("interval_secs")?,
-                observer_can_run: flag(row, "observer_can_run")?,
-                automations_enabled: flag(row, "automations_enabled")?,
-                logging: row.try_get("logging")?,
-                min_osquery_version: row.try_get("min_osquery_version")?,
-            },
-        ));
-    }
+    let current = rows
+        .iter()
+        .map(|row| query_from_row(row).map(|q| (q.id, q.def)))
+        .collect::<Result<Vec<_>>>()?;
     let steps = reconcile(
         &current,
         desired,

@@ -15,6 +15,7 @@ mod hosts;
 mod labels;
 mod policies;
 mod profiles;
+mod queries;
 mod records;
 mod software;
 mod teams;
@@ -29,6 +30,7 @@ pub use error::StoreError;
 pub use gitops::{DesiredPackage, DesiredProfile, DesiredState, DesiredTeam, PackageFacts};
 pub use hosts::{HostFilter, HostOrder, Page, PolicyResponseFilter};
 pub use profiles::{LabelTarget, NewProfile, ProfileRecord};
+pub use queries::SavedQuery;
 pub use records::*;
 pub use software::SoftwarePackage;
 

@@ -5,8 +5,10 @@ use crate::error::conflict_on_unique;
 use crate::records::{
     scope_from_column, scope_to_column, Activity, HostPolicy, PolicyRecord, PolicySpec,
 };
+use crate::LabelTarget;
 use crate::{as_flag, flag, now, opt_flag, Result, Store, StoreError, Tx};
 use flotilla_core::access::Scope;
+use flotilla_core::targeting::{label_scope_applies, LabelScope};
 use flotilla_core::{HostId, PolicyId, PolicyResponse, TeamId, UserId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -60,7 +62,9 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound("policy"))?;
-        policy_from_row(&row)
+        let mut policies = vec![policy_from_row(&row)?];
+        self.attach_labels(&mut policies).await?;
+        Ok(policies.remove(0))
     }
 
     /// The policies of one scope, oldest first.
@@ -82,7 +86,37 @@ impl Store {
                 .await?
             }
         };
-        rows.iter().map(policy_from_row).collect()
+        let mut policies = rows
+            .iter()
+            .map(policy_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        self.attach_labels(&mut policies).await?;
+        Ok(policies)
+    }
+
+    /// Fills in each policy's label targeting (one query for all of them).
+    async fn attach_labels(&self, policies: &mut [PolicyRecord]) -> Result<()> {
+        if policies.is_empty() {
+            return Ok(());
+        }
+        let rows = sqlx::query(
+            "SELECT x.policy_id, l.name, x.mode FROM policy_labels x JOIN labels l ON l.id = x.label_id ORDER BY l.name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for row in rows {
+            let id = PolicyId(row.try_get("policy_id")?);
+            let Some(policy) = policies.iter_mut().find(|p| p.id == id) else {
+                continue;
+            };
+            let name: String = row.try_get("name")?;
+            match LabelTarget::parse(&row.try_get::<String, _>("mode")?) {
+                LabelTarget::IncludeAll => policy.labels.labels_include_all.push(name),
+                LabelTarget::IncludeAny => policy.labels.labels_include_any.push(name),
+                LabelTarget::ExcludeAny => policy.labels.labels_exclude_any.push(name),
+            }
+        }
+        Ok(())
     }
 
     /// Replaces a policy's fields. A changed query or platform drops its old results.
@@ -143,7 +177,30 @@ impl Store {
         .bind(team.map_or(0, |t| t.0))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(policy_from_row).collect()
+        let mut policies = rows
+            .iter()
+            .map(policy_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        self.attach_labels(&mut policies).await?;
+        Ok(policies)
+    }
+
+    /// The names of the labels a host is in, when any of `policies` is
+    /// targeted by label (otherwise nothing is looked up).
+    pub async fn label_names_for_targeting(
+        &self,
+        host: HostId,
+        policies: &[PolicyRecord],
+    ) -> Result<Vec<String>> {
+        if policies.iter().all(|p| p.labels == LabelScope::default()) {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .host_labels(host)
+            .await?
+            .into_iter()
+            .map(|l| l.name)
+            .collect())
     }
 
     /// Each applicable policy with this host's stored result.
@@ -167,9 +224,11 @@ impl Store {
                 })
                 .collect::<Result<std::collections::HashMap<_, _>>>()?;
         let policies = self.policies_for_team(team).await?;
+        let labels = self.label_names_for_targeting(host, &policies).await?;
+        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
         Ok(policies
             .into_iter()
-            .filter(|p| targets(p, platform))
+            .filter(|p| targets(p, platform) && label_scope_applies(&p.labels, &labels))
             .map(|policy| {
                 let response = results
                     .get(&policy.id)
@@ -275,5 +334,6 @@ pub(crate) fn policy_from_row(row: &AnyRow) -> Result<PolicyRecord> {
             .try_get::<Option<i64>, _>("install_software_id")?
             .map(|id| Ok::<_, StoreError>((id, row.try_get("install_software_title")?)))
             .transpose()?,
+        labels: LabelScope::default(),
     })
 }

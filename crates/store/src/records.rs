@@ -1,6 +1,7 @@
 //! What the store hands back: plain records, one per stored object.
 
 use flotilla_core::access::{Role, Scope};
+use flotilla_core::targeting::LabelScope;
 use flotilla_core::{HostId, LabelId, PolicyId, PolicyResponse, TeamId, UserId};
 use serde_json::Value;
 
@@ -135,6 +136,8 @@ pub struct PolicyRecord {
     pub failing_host_count: i64,
     /// The package installed where the policy fails: (title id, title).
     pub install_software: Option<(i64, String)>,
+    /// Which hosts the policy is for, by label name.
+    pub labels: LabelScope,
 }
 
 /// A policy as it is created or replaced.

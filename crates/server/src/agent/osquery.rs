@@ -9,6 +9,7 @@ use axum::Json;
 use flotilla_core::detail::{detail_queries_for, VitalsUpdate, ENTRA_IDENTITY_QUERY};
 use flotilla_core::query_name::QueryName;
 use flotilla_core::schedule::due_queries;
+use flotilla_core::targeting::label_scope_applies;
 use flotilla_core::{LabelOutcome, PlatformSet, PolicyResponse, QueryOutcome};
 use flotilla_store::{AgentKind, AgentWrite, EntraIdentity};
 use serde::Deserialize;
@@ -156,11 +157,15 @@ pub async fn distributed_read(
     }
     if due.policies {
         let policies = state.store.policies_for_team(host.team_id).await?;
+        let labels = state
+            .store
+            .label_names_for_targeting(host.id, &policies)
+            .await?;
+        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
         let mut sent = false;
-        for policy in policies
-            .iter()
-            .filter(|p| targets(&p.platform, &host.platform))
-        {
+        for policy in policies.iter().filter(|p| {
+            targets(&p.platform, &host.platform) && label_scope_applies(&p.labels, &labels)
+        }) {
             queries.insert(QueryName::Policy(policy.id).to_wire(), json!(policy.query));
             sent = true;
         }

@@ -80,6 +80,18 @@ pub async fn apply(
         for def in &team.packages {
             match resolve_package(&state, def).await? {
                 Some(facts) => packages.push(DesiredPackage { facts, def: def.clone() }),
+                // A dry run isn't sent the installers the client holds: plan with what it says.
+                None if request.dry_run && def.file_name.is_some() => {
+                    let file_name = def.file_name.clone().unwrap_or_default();
+                    let facts = package_facts(&file_name, &[]).unwrap_or(PackageFacts {
+                        title: file_name.clone(),
+                        version: String::new(),
+                        bundle_id: String::new(),
+                        filename: file_name.clone(),
+                        size_bytes: 0,
+                    });
+                    packages.push(DesiredPackage { facts, def: def.clone() });
+                }
                 None => missing.add(
                     &format!("team \"{}\" software", team.name),
                     format!(

@@ -7,6 +7,7 @@ mod hosts;
 mod labels;
 mod policies;
 mod profiles;
+mod queries;
 mod session;
 mod software;
 mod teams;
@@ -95,6 +96,7 @@ pub fn router() -> Router<AppState> {
             "/software/package",
             post(software::upload).layer(DefaultBodyLimit::max(SOFTWARE_BODY)),
         )
+        .route("/queries", get(queries::list))
         .route("/software/titles", get(software::titles))
         .route(
             "/gitops",

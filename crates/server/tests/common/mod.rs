@@ -5,10 +5,13 @@
 
 pub mod microsoft;
 
+use flate2::write::ZlibEncoder;
+use flate2::Compression;
 use flotilla_server::{AppState, Listener, ServerSettings};
 use flotilla_store::Store;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use std::io::Write;
 use std::path::PathBuf;
 use tokio::sync::oneshot;
 
@@ -255,4 +258,47 @@ pub async fn enroll_mac(server: &TestServer, secret: &str, uuid: &str, hostname:
         .await;
     assert_eq!(status, StatusCode::OK, "enroll: {body}");
     body["node_key"].as_str().expect("node key").to_string()
+}
+
+fn zlib(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = ZlibEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A product archive (xar) whose Distribution names Company Portal 5.2504.0.
+pub fn company_portal_pkg() -> Vec<u8> {
+    flat_package(
+        "Company Portal",
+        "com.microsoft.CompanyPortalMac",
+        "5.2504.0",
+    )
+}
+
+/// A product archive (xar) whose Distribution names this product.
+pub fn flat_package(title: &str, bundle_id: &str, version: &str) -> Vec<u8> {
+    let distribution = format!(
+        r#"<installer-gui-script minSpecVersion="2"><title>{title}</title>
+<pkg-ref id="{bundle_id}" version="{version}">#{bundle_id}.pkg</pkg-ref>
+<product id="{bundle_id}" version="{version}"/></installer-gui-script>"#
+    );
+    let distribution = distribution.as_bytes();
+    let packed = zlib(distribution);
+    let toc = format!(
+        "<?xml version=\"1.0\"?><xar><toc><file id=\"1\"><data><length>{}</length><offset>20</offset><size>{}</size>\
+         <encoding style=\"application/x-gzip\"/></data><name>Distribution</name></file></toc></xar>",
+        packed.len(),
+        distribution.len()
+    );
+    let ztoc = zlib(toc.as_bytes());
+    let mut out = b"xar!".to_vec();
+    out.extend(28u16.to_be_bytes());
+    out.extend(1u16.to_be_bytes());
+    out.extend((ztoc.len() as u64).to_be_bytes());
+    out.extend((toc.len() as u64).to_be_bytes());
+    out.extend(1u32.to_be_bytes());
+    out.extend(ztoc);
+    out.extend([0u8; 20]);
+    out.extend(packed);
+    out
 }
