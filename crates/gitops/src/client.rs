@@ -132,12 +132,11 @@ impl Client {
         let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
             bytes.chunks(CHUNK).map(|c| Ok(c.to_vec())).collect();
         let mut sent = 0u64;
-        let stream = futures_util::stream::iter(chunks.into_iter().map(move |chunk| {
-            if let Ok(c) = &chunk {
+        let stream = futures_util::stream::iter(chunks.into_iter().inspect(move |chunk| {
+            if let Ok(c) = chunk {
                 sent += c.len() as u64;
                 progress(sent);
             }
-            chunk
         }));
         let body = reqwest::Body::wrap_stream(stream);
         let request = self

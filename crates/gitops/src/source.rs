@@ -90,8 +90,8 @@ pub fn expand_env(text: &str, env: Env<'_>) -> Result<String, (usize, String)> {
         let mut rest = line;
         while let Some(at) = rest.find('$') {
             let (before, from_dollar) = rest.split_at(at);
-            if before.ends_with('\\') {
-                out.push_str(&before[..before.len() - 1]);
+            if let Some(escaped) = before.strip_suffix('\\') {
+                out.push_str(escaped);
                 out.push('$');
                 rest = &from_dollar[1..];
                 continue;
