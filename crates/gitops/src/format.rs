@@ -239,9 +239,11 @@ pub struct PackageEntry {
     pub labels_exclude_any: Vec<String>,
     pub pre_install_query: Option<Yaml>,
     pub post_install_script: Option<Yaml>,
-    pub categories: Option<Yaml>,
     pub setup_experience: Option<Yaml>,
+    // Shown in Fleet's self-service catalogue only; Flotilla has none yet.
+    pub categories: Option<Yaml>,
     pub display_name: Option<Yaml>,
+    pub icon: Option<Yaml>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -250,14 +252,58 @@ pub struct ScriptRef {
     pub path: String,
 }
 
+/// Values Fleet writes into exported files by default: they ask for nothing
+/// beyond what Flotilla does, so they don't count as using the feature.
+const FLEET_DEFAULTS: &[(&str, &str)] = &[
+    ("enable_host_users", "true"),
+    ("enable_software_inventory", "true"),
+    ("interval", "24h0m0s"),
+];
+
 /// Is a value of an unsupported key set to something that would matter?
-/// `false`, empty strings, lists and maps (Fleet's defaults) change nothing.
+/// `false`, `0`, empty strings, lists and maps, and Fleet's exported
+/// defaults change nothing.
 pub fn is_set(value: &Option<Yaml>) -> bool {
+    value.as_ref().is_some_and(matters)
+}
+
+fn matters(value: &Yaml) -> bool {
     match value {
-        None | Some(Yaml::Null) | Some(Yaml::Bool(false)) => false,
-        Some(Yaml::String(s)) => !s.is_empty(),
-        Some(Yaml::Sequence(s)) => !s.is_empty(),
-        Some(Yaml::Mapping(m)) => m.values().any(|v| is_set(&Some(v.clone()))),
-        Some(_) => true,
+        Yaml::Null | Yaml::Bool(false) => false,
+        Yaml::Number(n) => n.as_f64() != Some(0.0),
+        Yaml::String(s) => !s.is_empty(),
+        Yaml::Sequence(s) => !s.is_empty(),
+        Yaml::Mapping(m) => m.iter().any(|(key, value)| {
+            let is_default = FLEET_DEFAULTS.iter().any(|(k, v)| {
+                key.as_str() == Some(*k)
+                    && serde_norway::from_str::<Yaml>(v).is_ok_and(|d| &d == value)
+            });
+            !is_default && matters(value)
+        }),
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(text: &str) -> bool {
+        is_set(&Some(serde_norway::from_str(text).unwrap()))
+    }
+
+    #[test]
+    fn defaults_and_empty_values_are_not_uses_of_a_feature() {
+        assert!(!set("null"));
+        assert!(!set(
+            "{enable_host_users: true, enable_software_inventory: true}"
+        ));
+        assert!(!set("{host_expiry_enabled: false, host_expiry_window: 0}"));
+        assert!(!set("{interval: 24h0m0s, activities_webhook: {destination_url: '', enable_activities_webhook: false}}"));
+        assert!(!set("{deadline: '', minimum_version: ''}"));
+        assert!(set("{enable_sso: true}"));
+        assert!(set("{interval: 1h}"));
+        assert!(set("[{path: a.sh}]"));
+        assert!(set("true"));
     }
 }

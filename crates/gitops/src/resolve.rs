@@ -756,51 +756,52 @@ impl FileContext<'_> {
         Vec<Option<PathBuf>>,
         Vec<(usize, InstallerSource)>,
     ) {
+        let mut specs: Vec<(PackageEntry, PathBuf, Option<PathBuf>)> = Vec::new();
+        for entry in entries {
+            let Some(path) = entry.path.as_deref().filter(|p| is_yaml(p)) else {
+                specs.push((entry, self.file.dir().to_path_buf(), None));
+                continue;
+            };
+            let full = self.file.dir().join(path);
+            let parsed = read_yaml(&full, self.env)
+                .and_then(|f| parse_one_or_many::<PackageEntry>(&f).map(|p| (f, p)));
+            let (file, in_file) = match parsed {
+                Ok(parsed) => parsed,
+                Err(problem) => {
+                    self.problem(problem);
+                    continue;
+                }
+            };
+            for mut spec in in_file {
+                if spec.path.as_deref().is_some_and(is_yaml) {
+                    self.problem(
+                        file.at_key("path", "a package file can't point at a further file"),
+                    );
+                    continue;
+                }
+                // The team file's entry may add self-service and targeting.
+                spec.self_service = entry.self_service.or(spec.self_service);
+                for (mine, theirs) in [
+                    (&mut spec.labels_include_all, &entry.labels_include_all),
+                    (&mut spec.labels_include_any, &entry.labels_include_any),
+                    (&mut spec.labels_exclude_any, &entry.labels_exclude_any),
+                ] {
+                    if !theirs.is_empty() {
+                        *mine = theirs.clone();
+                    }
+                }
+                specs.push((spec, file.dir().to_path_buf(), Some(canonical(&full))));
+            }
+        }
         let mut packages = Vec::new();
         let mut files = Vec::new();
         let mut pending = Vec::new();
-        for entry in entries {
-            let (spec, spec_dir, spec_file) = match entry.path.as_deref() {
-                Some(path) if is_yaml(path) => {
-                    let full = self.file.dir().join(path);
-                    match read_yaml(&full, self.env)
-                        .and_then(|f| f.parse::<PackageEntry>().map(|p| (f, p)))
-                    {
-                        Ok((file, mut spec)) => {
-                            if spec.path.as_deref().is_some_and(is_yaml) {
-                                self.problem(file.at_key(
-                                    "path",
-                                    "a package file can't point at a further file",
-                                ));
-                                continue;
-                            }
-                            // The team file's entry may add self-service and targeting.
-                            spec.self_service = entry.self_service.or(spec.self_service);
-                            for (mine, theirs) in [
-                                (&mut spec.labels_include_all, &entry.labels_include_all),
-                                (&mut spec.labels_include_any, &entry.labels_include_any),
-                                (&mut spec.labels_exclude_any, &entry.labels_exclude_any),
-                            ] {
-                                if !theirs.is_empty() {
-                                    *mine = theirs.clone();
-                                }
-                            }
-                            (spec, file.dir().to_path_buf(), Some(canonical(&full)))
-                        }
-                        Err(problem) => {
-                            self.problem(problem);
-                            continue;
-                        }
-                    }
-                }
-                _ => (entry, self.file.dir().to_path_buf(), None),
-            };
+        for (spec, dir, file) in specs {
             let index = packages.len();
-            let Some(package) = self.package(spec, &spec_dir, index, &mut pending) else {
-                continue;
-            };
-            packages.push(package);
-            files.push(spec_file);
+            if let Some(package) = self.package(spec, &dir, index, &mut pending) {
+                packages.push(package);
+                files.push(file);
+            }
         }
         (packages, files, pending)
     }
@@ -821,10 +822,21 @@ impl FileContext<'_> {
                 "software.packages.post_install_script",
                 &spec.post_install_script,
             ),
-            ("software.packages.categories", &spec.categories),
             ("software.packages.setup_experience", &spec.setup_experience),
-            ("software.packages.display_name", &spec.display_name),
         ]);
+        for (key, value) in [
+            ("categories", &spec.categories),
+            ("display_name", &spec.display_name),
+            ("icon", &spec.icon),
+        ] {
+            if is_set(value) {
+                let warning = self.file.at_key(
+                    key,
+                    &format!("`{key}` is for Fleet's self-service catalogue, which Flotilla doesn't have yet; ignored"),
+                );
+                self.warnings.push(warning);
+            }
+        }
         let mut script = |script: Option<format::ScriptRef>| -> Option<String> {
             let script = script?;
             match read_text(&dir.join(&script.path)) {
@@ -877,6 +889,14 @@ impl FileContext<'_> {
                 labels_exclude_any: spec.labels_exclude_any,
             },
         })
+    }
+}
+
+/// A file holding one entry, or a list of them (Fleet writes both).
+fn parse_one_or_many<T: DeserializeOwned>(file: &SourceFile) -> Result<Vec<T>, String> {
+    match file.parse::<serde_norway::Value>()? {
+        serde_norway::Value::Sequence(_) => file.parse::<Vec<T>>(),
+        _ => file.parse::<T>().map(|one| vec![one]),
     }
 }
 

@@ -68,6 +68,17 @@ pub async fn apply(
 ) -> ApiResult<Json<ApplyOutcome>> {
     session.require_global_admin()?;
     validate_request(&mut request)?;
+    let server_url = request
+        .global
+        .as_ref()
+        .and_then(|g| g.org_settings.server_settings.as_ref())
+        .and_then(|s| s.get("server_url"));
+    if let Some(url) = server_url {
+        let url = url.as_str().unwrap_or_default();
+        super::config::check_server_url(url).map_err(|reason| {
+            ApiError::invalid("org_settings.server_settings.server_url", reason)
+        })?;
+    }
     let mut teams = Vec::with_capacity(request.teams.len());
     let mut missing = flotilla_core::ValidationErrors::default();
     for team in &request.teams {
