@@ -123,6 +123,7 @@ impl ServeArgs {
             blobs: Some(flotilla_server::blobs::BlobStore::new(
                 self.data_dir.join("blobs"),
             )),
+            secure_cookies: !self.no_tls,
             ..ServerSettings::default()
         })
     }

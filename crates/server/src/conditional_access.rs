@@ -62,7 +62,7 @@ async fn active_tenant(store: &Store) -> Result<Option<String>, StoreError> {
 }
 
 /// Whether a team (or, for `None`, "No team" in org settings) has conditional access on.
-async fn team_enabled(store: &Store, team: Option<TeamId>) -> Result<bool, StoreError> {
+pub async fn team_enabled(store: &Store, team: Option<TeamId>) -> Result<bool, StoreError> {
     Ok(match team {
         Some(team) => org_flag(&store.team_document(team).await?),
         None => store.app_config().await?.as_ref().is_some_and(org_flag),

@@ -25,7 +25,11 @@ pub fn router() -> Router<AppState> {
 
 /// The host a token belongs to. Unknown or expired tokens count against the
 /// caller's address, and too many of them lock it out for a while.
-async fn host_for_token(state: &AppState, addr: SocketAddr, token: &str) -> ApiResult<HostRecord> {
+pub(crate) async fn host_for_token(
+    state: &AppState,
+    addr: SocketAddr,
+    token: &str,
+) -> ApiResult<HostRecord> {
     if state.device_limiter.is_blocked(addr.ip()) {
         return Err(ApiError::TooManyRequests);
     }

@@ -11,6 +11,7 @@ pub mod api;
 mod auth;
 pub mod blobs;
 pub mod conditional_access;
+pub mod console;
 pub mod device;
 pub mod error;
 mod listen;
@@ -40,6 +41,8 @@ pub struct ServerSettings {
     pub microsoft: Option<conditional_access::MicrosoftSettings>,
     /// Where uploaded installers are kept; uploads are refused without it.
     pub blobs: Option<blobs::BlobStore>,
+    /// Console cookies carry `Secure` (the server is behind TLS).
+    pub secure_cookies: bool,
 }
 
 impl Default for ServerSettings {
@@ -50,6 +53,7 @@ impl Default for ServerSettings {
             seen_flush_interval: Duration::from_secs(2),
             microsoft: None,
             blobs: None,
+            secure_cookies: false,
         }
     }
 }
@@ -93,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .merge(agent::router())
         .merge(api::router())
         .merge(device::router())
+        .merge(console::router())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

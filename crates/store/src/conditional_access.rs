@@ -486,6 +486,28 @@ impl Store {
         .await?;
         rows.iter().map(report_from_row).collect()
     }
+
+    /// Each host's newest compliance report, for a page of hosts.
+    pub async fn latest_compliance_reports(
+        &self,
+        hosts: &[HostId],
+    ) -> Result<HashMap<HostId, ComplianceReport>> {
+        if hosts.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<i64> = hosts.iter().map(|h| h.0).collect();
+        let sql = format!(
+            "SELECT {REPORT_COLUMNS} FROM compliance_reports WHERE id IN \
+             (SELECT MAX(id) FROM compliance_reports WHERE host_id IN ({}) GROUP BY host_id)",
+            crate::agent::placeholders(1, ids.len())
+        );
+        let rows = crate::agent::bind_ids(sqlx::query(&sql), &ids)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| report_from_row(row).map(|r| (r.host_id, r)))
+            .collect()
+    }
 }
 
 fn report_from_row(row: &AnyRow) -> Result<ComplianceReport> {

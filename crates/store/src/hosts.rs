@@ -33,6 +33,10 @@ pub struct HostFilter {
     pub policy: Option<(PolicyId, Option<PolicyResponseFilter>)>,
     /// Substring of hostname, computer name, serial or UUID, any case.
     pub query: Option<String>,
+    /// The platform the host reports (`darwin`, `windows`, …).
+    pub platform: Option<String>,
+    /// By the verdict last reported to Entra: compliant or not.
+    pub compliant: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -104,6 +108,17 @@ impl Conditions {
             };
             c.clauses.push(format!(
                 "h.id IN (SELECT pf.host_id FROM policy_membership pf WHERE pf.policy_id = {p}{passes})"
+            ));
+        }
+        if let Some(platform) = filter.platform.as_deref().filter(|p| !p.is_empty()) {
+            let p = c.param(Bind::Text(platform.to_string()));
+            c.clauses.push(format!("h.platform = {p}"));
+        }
+        if let Some(compliant) = filter.compliant {
+            let p = c.param(Bind::Int(i64::from(compliant)));
+            c.clauses.push(format!(
+                "h.id IN (SELECT r.host_id FROM compliance_reports r WHERE r.compliant = {p} AND r.id IN \
+                 (SELECT MAX(r2.id) FROM compliance_reports r2 GROUP BY r2.host_id))"
             ));
         }
         if let Some(query) = filter

@@ -19,7 +19,7 @@ const CONSENT_TTL_SECS: i64 = 3600;
 /// Where the consent round trip returns to.
 pub const CONSENT_RETURN_PATH: &str = "/api/latest/fleet/conditional-access/microsoft/consent";
 /// The console page that shows the connection.
-const SETTINGS_PAGE: &str = "/settings/integrations/conditional-access";
+pub const SETTINGS_PAGE: &str = "/settings/integrations/conditional-access";
 
 /// Entra tenant ids are GUIDs.
 fn is_guid(text: &str) -> bool {
@@ -43,7 +43,14 @@ pub async fn connect(
     JsonBody(body): JsonBody<ConnectBody>,
 ) -> ApiResult<Json<Value>> {
     session.require_global_admin()?;
-    let tenant = body.microsoft_tenant_id.trim().to_lowercase();
+    let url = start_consent(&state, &body.microsoft_tenant_id).await?;
+    Ok(Json(json!({ "microsoft_authentication_url": url })))
+}
+
+/// Starts connecting a tenant: checks it, records a single-use consent state,
+/// and returns the Microsoft admin consent URL to send the admin to.
+pub async fn start_consent(state: &AppState, tenant: &str) -> ApiResult<String> {
+    let tenant = tenant.trim().to_lowercase();
     if !is_guid(&tenant) {
         return Err(ApiError::invalid(
             "microsoft_tenant_id",
@@ -82,10 +89,9 @@ pub async fn connect(
         )
         .await?;
     let redirect = format!("{}{CONSENT_RETURN_PATH}", server_url.trim_end_matches('/'));
-    let url = microsoft
+    Ok(microsoft
         .client
-        .admin_consent_url(&tenant, &consent_state, &redirect);
-    Ok(Json(json!({ "microsoft_authentication_url": url })))
+        .admin_consent_url(&tenant, &consent_state, &redirect))
 }
 
 #[derive(Deserialize)]
@@ -167,6 +173,12 @@ pub async fn confirm(State(state): State<AppState>, session: Session) -> ApiResu
 /// Deactivates the partner in the tenant and forgets every host's reported state.
 pub async fn disconnect(State(state): State<AppState>, session: Session) -> ApiResult<Json<Value>> {
     session.require_global_admin()?;
+    remove_integration(&state).await?;
+    Ok(Json(json!({})))
+}
+
+/// Deactivates the partner in the tenant (best effort) and forgets the connection.
+pub async fn remove_integration(state: &AppState) -> ApiResult<()> {
     let integration = state
         .store
         .ms_integration()
@@ -174,7 +186,7 @@ pub async fn disconnect(State(state): State<AppState>, session: Session) -> ApiR
         .ok_or_else(|| ApiError::NotFound("conditional access integration".into()))?;
     if integration.status == IntegrationStatus::Active {
         if let Some(microsoft) = &state.settings.microsoft {
-            let (enroll, remediate) = partner_urls(&state).await?;
+            let (enroll, remediate) = partner_urls(state).await?;
             if let Err(err) = microsoft
                 .client
                 .deprovision(&integration.tenant_id, &enroll, &remediate)
@@ -187,7 +199,7 @@ pub async fn disconnect(State(state): State<AppState>, session: Session) -> ApiR
         }
     }
     state.store.delete_ms_integration().await?;
-    Ok(Json(json!({})))
+    Ok(())
 }
 
 /// The `conditional_access` block of `GET /config`.

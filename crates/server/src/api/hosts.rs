@@ -51,6 +51,7 @@ fn filter_for(session: &Session, params: &ListParams) -> ApiResult<HostFilter> {
         label: params.label_id.map(LabelId),
         policy: params.policy_id.map(|p| (PolicyId(p), response)),
         query: params.query.clone(),
+        ..HostFilter::default()
     })
 }
 

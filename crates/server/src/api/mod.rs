@@ -1,15 +1,15 @@
 //! The admin REST API, Fleet-compatible, served under `/api/v1/fleet` and `/api/latest/fleet`.
 
-mod conditional_access;
+pub(crate) mod conditional_access;
 mod config;
 mod gitops;
 mod hosts;
 mod labels;
-mod policies;
-mod profiles;
+pub(crate) mod policies;
+pub(crate) mod profiles;
 mod queries;
-mod session;
-mod software;
+pub(crate) mod session;
+pub(crate) mod software;
 mod teams;
 mod users;
 
@@ -201,7 +201,7 @@ pub struct FormField {
 }
 
 /// Reads every field of a multipart upload (within the admin body limit).
-async fn form_fields(
+pub(crate) async fn form_fields(
     mut multipart: axum::extract::Multipart,
 ) -> Result<Vec<FormField>, crate::error::ApiError> {
     use crate::error::ApiError;

@@ -59,7 +59,7 @@ impl PolicyBody {
     }
 }
 
-fn empty_spec() -> PolicySpec {
+pub(crate) fn empty_spec() -> PolicySpec {
     PolicySpec {
         name: String::new(),
         query: String::new(),
@@ -73,7 +73,7 @@ fn empty_spec() -> PolicySpec {
     }
 }
 
-fn spec_of(policy: &PolicyRecord) -> PolicySpec {
+pub(crate) fn spec_of(policy: &PolicyRecord) -> PolicySpec {
     PolicySpec {
         name: policy.name.clone(),
         query: policy.query.clone(),
@@ -88,7 +88,7 @@ fn spec_of(policy: &PolicyRecord) -> PolicySpec {
 }
 
 /// Validates and normalises (the platform list is stored canonical).
-fn checked(mut spec: PolicySpec) -> ApiResult<PolicySpec> {
+pub(crate) fn checked(mut spec: PolicySpec) -> ApiResult<PolicySpec> {
     let platforms = validate_policy(&PolicyDraft {
         name: spec.name.clone(),
         query: spec.query.clone(),

@@ -89,6 +89,52 @@ async fn read_form(multipart: Multipart) -> ApiResult<UploadForm> {
     Ok(form)
 }
 
+/// Validates and stores a profile for a scope, targeted by label names.
+pub(crate) async fn add_profile(
+    state: &AppState,
+    actor: flotilla_store::Actor,
+    scope: Scope,
+    file_name: &str,
+    content: Vec<u8>,
+    labels: &[(String, LabelTarget)],
+) -> ApiResult<flotilla_store::ProfileRecord> {
+    let summary = validate_mobileconfig(&content)?;
+    let modes: std::collections::HashSet<_> = labels.iter().map(|(_, t)| *t).collect();
+    if modes.len() > 1 {
+        return Err(ApiError::invalid(
+            "labels",
+            "use only one of labels_include_all, labels_include_any, labels_exclude_any",
+        ));
+    }
+    let known = state.store.labels().await?;
+    let mut targets = Vec::new();
+    for (name, target) in labels {
+        let label = known.iter().find(|l| &l.name == name).ok_or_else(|| {
+            ApiError::invalid(
+                &format!("labels_{}", target.as_str()),
+                format!("label \"{name}\" does not exist"),
+            )
+        })?;
+        targets.push((label.id, *target));
+    }
+    let checksum: String = crate::secrets::sha256_hex(&content);
+    let profile = NewProfile {
+        uuid: format!("a{}", uuid::Uuid::new_v4()),
+        scope,
+        identifier: summary.identifier,
+        name: summary.name,
+        content,
+        checksum,
+        labels: targets,
+    };
+    let activity = flotilla_store::Activity {
+        actor,
+        activity_type: "created_macos_profile",
+        details: json!({"profile_name": profile.name, "profile_identifier": profile.identifier, "file_name": file_name}),
+    };
+    Ok(state.store.create_profile(&profile, activity).await?)
+}
+
 pub async fn upload(
     State(state): State<AppState>,
     session: Session,
@@ -103,40 +149,15 @@ pub async fn upload(
             "attach the .mobileconfig file as \"profile\"",
         ));
     };
-    let summary = validate_mobileconfig(&content)?;
-    let modes: std::collections::HashSet<_> = form.labels.iter().map(|(_, t)| *t).collect();
-    if modes.len() > 1 {
-        return Err(ApiError::invalid(
-            "labels",
-            "use only one of labels_include_all, labels_include_any, labels_exclude_any",
-        ));
-    }
-    let known = state.store.labels().await?;
-    let mut labels = Vec::new();
-    for (name, target) in &form.labels {
-        let label = known.iter().find(|l| &l.name == name).ok_or_else(|| {
-            ApiError::invalid(
-                &format!("labels_{}", target.as_str()),
-                format!("label \"{name}\" does not exist"),
-            )
-        })?;
-        labels.push((label.id, *target));
-    }
-    let checksum: String = crate::secrets::sha256_hex(&content);
-    let profile = NewProfile {
-        uuid: format!("a{}", uuid::Uuid::new_v4()),
+    let created = add_profile(
+        &state,
+        session.activity("created_macos_profile", json!({})).actor,
         scope,
-        identifier: summary.identifier,
-        name: summary.name,
+        &file_name,
         content,
-        checksum,
-        labels,
-    };
-    let activity = session.activity(
-        "created_macos_profile",
-        json!({"profile_name": profile.name, "profile_identifier": profile.identifier, "file_name": file_name}),
-    );
-    let created = state.store.create_profile(&profile, activity).await?;
+        &form.labels,
+    )
+    .await?;
     Ok(Json(json!({ "profile_uuid": created.uuid })))
 }
 

@@ -17,11 +17,11 @@ use serde_json::{json, Value};
 #[derive(Deserialize)]
 pub struct SetupAdmin {
     #[serde(default)]
-    email: String,
+    pub email: String,
     #[serde(default)]
-    password: String,
+    pub password: String,
     #[serde(default)]
-    name: String,
+    pub name: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -51,18 +51,20 @@ pub fn initial_config(org_name: &str, org_logo_url: &str, server_url: &str) -> V
     })
 }
 
-pub async fn setup(
-    State(state): State<AppState>,
-    JsonBody(body): JsonBody<SetupBody>,
-) -> ApiResult<Json<Value>> {
+/// Creates the first admin and the org settings; returns the admin, the
+/// settings and a session token for the admin.
+pub async fn complete_setup(
+    state: &AppState,
+    admin: &SetupAdmin,
+    org_name: &str,
+    org_logo_url: &str,
+    server_url: &str,
+) -> ApiResult<(flotilla_store::UserRecord, Value, String)> {
     if state.store.is_set_up().await? {
         return Err(ApiError::Conflict(
             "setup has already been completed".into(),
         ));
     }
-    let Some(admin) = body.admin else {
-        return Err(ApiError::invalid("admin", "admin is required"));
-    };
     let mut errors = ValidationErrors::default();
     if admin.name.trim().is_empty() {
         errors.add("name", "name is required");
@@ -73,10 +75,10 @@ pub async fn setup(
     if let Err(e) = validate_password(&admin.password) {
         errors.0.extend(e.0);
     }
-    if body.org_info.org_name.trim().is_empty() {
+    if org_name.trim().is_empty() {
         errors.add("org_name", "organization name is required");
     }
-    if let Err(reason) = super::config::check_server_url(&body.server_url) {
+    if let Err(reason) = super::config::check_server_url(server_url) {
         errors.add("server_url", reason);
     }
     errors.into_result()?;
@@ -87,11 +89,7 @@ pub async fn setup(
         global_role: Some(Role::Admin),
         teams: Vec::new(),
     };
-    let config = initial_config(
-        body.org_info.org_name.trim(),
-        &body.org_info.org_logo_url,
-        &body.server_url,
-    );
+    let config = initial_config(org_name.trim(), org_logo_url, server_url);
     let token = random_token(32);
     let user = match state
         .store
@@ -102,6 +100,24 @@ pub async fn setup(
         Err(StoreError::Conflict(msg)) => return Err(ApiError::Conflict(msg)),
         Err(err) => return Err(err.into()),
     };
+    Ok((user, config, token))
+}
+
+pub async fn setup(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<SetupBody>,
+) -> ApiResult<Json<Value>> {
+    let Some(admin) = body.admin else {
+        return Err(ApiError::invalid("admin", "admin is required"));
+    };
+    let (user, config, token) = complete_setup(
+        &state,
+        &admin,
+        &body.org_info.org_name,
+        &body.org_info.org_logo_url,
+        &body.server_url,
+    )
+    .await?;
     tracing::info!(user = %user.id, "first-run setup completed");
     Ok(Json(json!({
         "admin": views::user(&user, &[]),
@@ -109,6 +125,25 @@ pub async fn setup(
         "server_url": body.server_url,
         "token": token,
     })))
+}
+
+/// Checks a password and opens a session; returns the user and the session
+/// token. Unauthenticated, whichever part was wrong.
+pub async fn sign_in(
+    state: &AppState,
+    email: &str,
+    password: &str,
+) -> ApiResult<(flotilla_store::UserRecord, String)> {
+    let found = state.store.user_credentials(email.trim()).await?;
+    let Some((user, _)) = found.filter(|(_, hash)| verify_password(password, hash)) else {
+        return Err(ApiError::Unauthenticated);
+    };
+    let token = random_token(32);
+    state
+        .store
+        .create_session(user.id, &token_hash(&token))
+        .await?;
+    Ok((user, token))
 }
 
 #[derive(Deserialize)]
@@ -123,17 +158,7 @@ pub async fn login(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<LoginBody>,
 ) -> ApiResult<Json<Value>> {
-    let found = state.store.user_credentials(body.email.trim()).await?;
-    // The same answer whichever part was wrong.
-    let Some((user, hash)) = found.filter(|(_, hash)| verify_password(&body.password, hash)) else {
-        return Err(ApiError::Unauthenticated);
-    };
-    drop(hash);
-    let token = random_token(32);
-    state
-        .store
-        .create_session(user.id, &token_hash(&token))
-        .await?;
+    let (user, token) = sign_in(&state, &body.email, &body.password).await?;
     let names = team_names(&state).await?;
     Ok(Json(json!({
         "user": views::user(&user, &names),

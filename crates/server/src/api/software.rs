@@ -7,6 +7,7 @@ use crate::error::{ApiError, ApiResult, PathParam, QueryParams};
 use crate::AppState;
 use axum::extract::{Multipart, State};
 use axum::Json;
+use flotilla_core::access::Scope;
 use flotilla_core::package::read_pkg_metadata;
 use flotilla_store::{PackageFacts, SoftwarePackage};
 use serde_json::{json, Value};
@@ -99,6 +100,56 @@ pub fn package_facts(file_name: &str, bytes: &[u8]) -> Result<PackageFacts, Stri
     })
 }
 
+/// Stores an installer in the blob store and makes it available for install in a scope.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn add_package(
+    state: &AppState,
+    actor: flotilla_store::Actor,
+    scope: Scope,
+    file_name: &str,
+    bytes: &[u8],
+    install_script: String,
+    uninstall_script: String,
+    self_service: bool,
+) -> ApiResult<SoftwarePackage> {
+    let Some(blobs) = state.settings.blobs.as_ref() else {
+        return Err(ApiError::invalid(
+            "software",
+            "this server has no blob store for uploads",
+        ));
+    };
+    let facts =
+        package_facts(file_name, bytes).map_err(|reason| ApiError::invalid("software", reason))?;
+    let sha256 = blobs.put(bytes).await.map_err(|err| {
+        tracing::error!(error = %err, "could not store an upload");
+        ApiError::Internal
+    })?;
+    let package = SoftwarePackage {
+        id: 0,
+        scope,
+        title: facts.title,
+        version: facts.version,
+        bundle_id: facts.bundle_id,
+        filename: facts.filename,
+        sha256,
+        size_bytes: facts.size_bytes,
+        install_script,
+        uninstall_script,
+        self_service,
+        url: String::new(),
+        created_at: 0,
+    };
+    let activity = flotilla_store::Activity {
+        actor,
+        activity_type: "added_software",
+        details: json!({"software_title": package.title, "software_package": package.filename}),
+    };
+    Ok(state
+        .store
+        .create_software_package(&package, activity)
+        .await?)
+}
+
 pub async fn upload(
     State(state): State<AppState>,
     session: Session,
@@ -113,41 +164,17 @@ pub async fn upload(
             "attach the installer as \"software\"",
         ));
     };
-    let Some(blobs) = state.settings.blobs.as_ref() else {
-        return Err(ApiError::invalid(
-            "software",
-            "this server has no blob store for uploads",
-        ));
-    };
-    let facts = package_facts(&file_name, &bytes)
-        .map_err(|reason| ApiError::invalid("software", reason))?;
-    let sha256 = blobs.put(&bytes).await.map_err(|err| {
-        tracing::error!(error = %err, "could not store an upload");
-        ApiError::Internal
-    })?;
-    let package = SoftwarePackage {
-        id: 0,
+    let stored = add_package(
+        &state,
+        session.activity("added_software", json!({})).actor,
         scope,
-        title: facts.title,
-        version: facts.version,
-        bundle_id: facts.bundle_id,
-        filename: facts.filename,
-        sha256,
-        size_bytes: facts.size_bytes,
-        install_script: form.install_script,
-        uninstall_script: form.uninstall_script,
-        self_service: form.self_service,
-        url: String::new(),
-        created_at: 0,
-    };
-    let activity = session.activity(
-        "added_software",
-        json!({"software_title": package.title, "software_package": package.filename}),
-    );
-    let stored = state
-        .store
-        .create_software_package(&package, activity)
-        .await?;
+        &file_name,
+        &bytes,
+        form.install_script,
+        form.uninstall_script,
+        form.self_service,
+    )
+    .await?;
     Ok(Json(
         json!({ "software_package": title_view(&stored)["software_package"], "title_id": stored.id }),
     ))

@@ -1,0 +1,146 @@
+//! Labels: the list with host counts; Add label > Dynamic or Manual.
+
+use super::{csrf_field, errors_by_field, field_error, page, redirect, Form, PageResult, Viewer};
+use crate::AppState;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use flotilla_core::access::Scope;
+use flotilla_core::validation::{validate_label, LabelDraft};
+use flotilla_store::{LabelMembership, LabelSpec, LabelType};
+use maud::html;
+use serde_json::json;
+use std::collections::HashMap;
+
+pub async fn list(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+    let labels = state.store.labels().await?;
+    let content = html! {
+        h1 { "Labels" }
+        @if viewer.can_write(Scope::Global) {
+            p { a.button href="/labels/new?type=dynamic" { "Add label" } " " a href="/labels/new?type=manual" { "Add a manual label" } }
+        }
+        table {
+            thead { tr { th { "Label" } th { "Type" } th { "Platform" } th { "Hosts" } th { "Query" } } }
+            tbody {
+                @for l in &labels {
+                    tr {
+                        td { strong { (l.name) } br; span.unknown { (l.description) } }
+                        td { (match (l.label_type, l.membership) { (LabelType::Builtin, _) => "Built-in", (_, LabelMembership::Dynamic) => "Dynamic", (_, LabelMembership::Manual) => "Manual" }) }
+                        td { (if l.platform.is_empty() { "All" } else { l.platform.as_str() }) }
+                        td { a href=(format!("/hosts?label_id={}", l.id.0)) { (l.host_count) } }
+                        td { code { (l.query) } }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page(&viewer, "Labels", "/labels", content))
+}
+
+fn label_form(
+    viewer: &Viewer,
+    manual: bool,
+    form: &Form,
+    errors: &HashMap<String, String>,
+) -> maud::Markup {
+    html! {
+        h1 { (if manual { "Add manual label" } else { "Add dynamic label" }) }
+        p { a href=(if manual { "/labels/new?type=dynamic" } else { "/labels/new?type=manual" }) { (if manual { "Dynamic instead" } else { "Manual instead" }) } }
+        @if let Some(base) = errors.get("base") { p.error role="alert" { (base) } }
+        form method="post" action="/labels/new" {
+            (csrf_field(viewer))
+            input type="hidden" name="type" value=(if manual { "manual" } else { "dynamic" });
+            label for="name" { "Name" }
+            input #name type="text" name="name" value=(form.get("name")) required;
+            (field_error(errors, "name"))
+            label for="description" { "Description" }
+            input #description type="text" name="description" value=(form.get("description"));
+            @if manual {
+                label for="hosts" { "Hosts (hostname or serial, one per line)" }
+                textarea #hosts name="hosts" { (form.get("hosts")) }
+                (field_error(errors, "hosts"))
+            } @else {
+                label for="query" { "Query" }
+                textarea #query name="query" required { (form.get("query")) }
+                (field_error(errors, "query"))
+                label for="platform" { "Platform" }
+                select #platform name="platform" {
+                    option value="" { "All platforms" }
+                    @for (value, name) in [("darwin", "macOS"), ("windows", "Windows"), ("linux", "Linux"), ("chrome", "ChromeOS")] {
+                        option value=(value) selected[form.get("platform") == value] { (name) }
+                    }
+                }
+                (field_error(errors, "platform"))
+            }
+            p { button type="submit" { "Save" } }
+        }
+    }
+}
+
+pub async fn new_page(viewer: Viewer, Query(q): Query<HashMap<String, String>>) -> PageResult {
+    let manual = q.get("type").is_some_and(|t| t == "manual");
+    Ok(page(
+        &viewer,
+        "Add label",
+        "/labels",
+        label_form(&viewer, manual, &Form(HashMap::new()), &HashMap::new()),
+    ))
+}
+
+pub async fn create(State(state): State<AppState>, viewer: Viewer, form: Form) -> PageResult {
+    viewer.check_csrf(&form)?;
+    let manual = form.get("type") == "manual";
+    let fail = |errors: HashMap<String, String>| {
+        let body = page(
+            &viewer,
+            "Add label",
+            "/labels",
+            label_form(&viewer, manual, &form, &errors),
+        );
+        Ok((StatusCode::UNPROCESSABLE_ENTITY, body).into_response())
+    };
+    if !viewer.can_write(Scope::Global) {
+        return fail(HashMap::from([(
+            "base".to_string(),
+            "Your role doesn't allow adding labels.".to_string(),
+        )]));
+    }
+    let draft = LabelDraft {
+        name: form.get("name").trim().to_string(),
+        query: form.get("query").to_string(),
+        platform: form.get("platform").to_string(),
+        manual,
+    };
+    let platform = match validate_label(&draft) {
+        Ok(platform) => platform,
+        Err(errors) => return fail(errors_by_field(&errors)),
+    };
+    let identifiers: Vec<String> = form
+        .get("hosts")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    let hosts = state.store.resolve_hosts(&identifiers).await?;
+    let spec = LabelSpec {
+        name: draft.name.clone(),
+        description: form.get("description").trim().to_string(),
+        query: draft.query,
+        platform,
+        membership: if manual {
+            LabelMembership::Manual
+        } else {
+            LabelMembership::Dynamic
+        },
+        hosts,
+    };
+    let activity = viewer.activity("created_label", json!({ "label_name": spec.name }));
+    match state.store.create_label(&spec, activity).await {
+        Ok(_) => Ok(redirect("/labels")),
+        Err(flotilla_store::StoreError::Conflict(message)) => {
+            fail(HashMap::from([("name".to_string(), message)]))
+        }
+        Err(err) => Err(err.into()),
+    }
+}

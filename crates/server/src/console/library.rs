@@ -1,0 +1,240 @@
+//! Software (custom packages) and Controls (configuration profiles), per team:
+//! the lists and the upload forms. Delivery per host comes with MDM later.
+
+use super::{
+    csrf_field, page, redirect, team_picker, time, visible_teams, PageError, PageResult,
+    TeamChoice, Viewer,
+};
+use crate::api::profiles::add_profile;
+use crate::api::software::add_package;
+use crate::AppState;
+use axum::extract::{Multipart, Query, State};
+use flotilla_core::access::Scope;
+use flotilla_store::LabelTarget;
+use maud::html;
+use std::collections::HashMap;
+
+/// Software and profiles belong to a team or to "No team", never to "All teams".
+fn team_choice(q: &HashMap<String, String>) -> TeamChoice {
+    match TeamChoice::parse(q.get("team_id").map(String::as_str)) {
+        TeamChoice::All => TeamChoice::NoTeam,
+        other => other,
+    }
+}
+
+fn require_read(viewer: &Viewer, scope: Scope) -> Result<(), PageError> {
+    if viewer.principal.can_read(scope) {
+        Ok(())
+    } else {
+        Err(PageError::Forbidden(
+            "Your role doesn't show this team.".into(),
+        ))
+    }
+}
+
+pub async fn software(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
+    let choice = team_choice(&q);
+    require_read(&viewer, choice.scope())?;
+    let teams = visible_teams(&state, &viewer).await?;
+    let packages = state.store.software_packages(choice.scope()).await?;
+    let content = html! {
+        h1 { "Software" }
+        div.toolbar { (team_picker("/software", &teams, choice, false)) }
+        @if packages.is_empty() { p.empty { "No software for this team yet." } } @else {
+            table {
+                thead { tr { th { "Title" } th { "Version" } th { "Package" } th { "Self-service" } th { "Added" } } }
+                tbody {
+                    @for p in &packages {
+                        tr { td { (p.title) } td { (p.version) } td { (p.filename) br; code { (p.sha256) } } td { (if p.self_service { "Yes" } else { "No" }) } td { (time(p.created_at)) } }
+                    }
+                }
+            }
+        }
+        @if viewer.can_write(choice.scope()) {
+            h2 { "Add software › Custom package" }
+            form method="post" action=(format!("/software?team_id={}", choice.param())) enctype="multipart/form-data" {
+                (csrf_field(&viewer))
+                label for="software" { "Package (.pkg, .msi, .deb, .rpm, .exe)" }
+                input #software type="file" name="software" required;
+                label for="install_script" { "Install script (empty: the default for the package type)" }
+                textarea #install_script name="install_script" {}
+                label for="uninstall_script" { "Uninstall script" }
+                textarea #uninstall_script name="uninstall_script" {}
+                p { input #self_service type="checkbox" name="self_service" value="true"; " " label.inline for="self_service" { "Self-service" } }
+                p { button type="submit" { "Add software" } }
+            }
+        }
+    };
+    Ok(page(&viewer, "Software", "/software", content))
+}
+
+/// A multipart form's fields: text fields, and the one file.
+async fn multipart_fields(
+    multipart: Multipart,
+) -> Result<(HashMap<String, String>, Option<(String, Vec<u8>)>), PageError> {
+    let mut fields = HashMap::new();
+    let mut file = None;
+    for field in crate::api::form_fields(multipart)
+        .await
+        .map_err(PageError::from)?
+    {
+        if field.file_name.is_empty() {
+            let value = String::from_utf8_lossy(&field.bytes).to_string();
+            fields
+                .entry(field.name)
+                .and_modify(|v: &mut String| {
+                    v.push('\n');
+                    v.push_str(&value);
+                })
+                .or_insert(value);
+        } else {
+            file = Some((field.file_name, field.bytes.to_vec()));
+        }
+    }
+    Ok((fields, file))
+}
+
+fn check_csrf(viewer: &Viewer, fields: &HashMap<String, String>) -> Result<(), PageError> {
+    viewer.check_csrf(&super::Form(fields.clone()))
+}
+
+pub async fn upload_software(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<HashMap<String, String>>,
+    multipart: Multipart,
+) -> PageResult {
+    let (fields, file) = multipart_fields(multipart).await?;
+    check_csrf(&viewer, &fields)?;
+    let choice = team_choice(&q);
+    if !viewer.can_write(choice.scope()) {
+        return Err(PageError::Forbidden(
+            "Your role doesn't allow adding software here.".into(),
+        ));
+    }
+    let (file_name, bytes) = file
+        .filter(|(_, b)| !b.is_empty())
+        .ok_or_else(|| PageError::Problem("Choose a package to upload.".into()))?;
+    let text = |k: &str| fields.get(k).cloned().unwrap_or_default();
+    add_package(
+        &state,
+        viewer
+            .activity("added_software", serde_json::json!({}))
+            .actor,
+        choice.scope(),
+        &file_name,
+        &bytes,
+        text("install_script"),
+        text("uninstall_script"),
+        text("self_service") == "true",
+    )
+    .await?;
+    Ok(redirect(&format!("/software?team_id={}", choice.param())))
+}
+
+pub async fn profiles(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
+    let choice = team_choice(&q);
+    require_read(&viewer, choice.scope())?;
+    let teams = visible_teams(&state, &viewer).await?;
+    let profiles = state.store.profiles(choice.scope()).await?;
+    let labels = state.store.labels().await?;
+    let content = html! {
+        h1 { "Controls › OS settings › Custom settings" }
+        div.toolbar { (team_picker("/controls", &teams, choice, false)) }
+        @if profiles.is_empty() { p.empty { "No configuration profiles for this team yet." } } @else {
+            table {
+                thead { tr { th { "Profile" } th { "Identifier" } th { "Target" } th { "Uploaded" } } }
+                tbody {
+                    @for p in &profiles {
+                        tr {
+                            td { (p.name) }
+                            td { code { (p.identifier) } }
+                            td {
+                                @if p.labels.is_empty() { "All hosts" }
+                                @for (_, name, mode) in &p.labels { span.badge { (mode.as_str().replace('_', " ")) ": " (name) } " " }
+                            }
+                            td { (time(p.uploaded_at)) }
+                        }
+                    }
+                }
+            }
+        }
+        @if viewer.can_write(choice.scope()) {
+            h2 { "Add profile" }
+            form method="post" action=(format!("/controls?team_id={}", choice.param())) enctype="multipart/form-data" {
+                (csrf_field(&viewer))
+                label for="profile" { "Configuration profile (.mobileconfig)" }
+                input #profile type="file" name="profile" accept=".mobileconfig" required;
+                fieldset {
+                    legend { "Target" }
+                    p { input #target-all type="radio" name="target" value="all" checked; " " label.inline for="target-all" { "All hosts" } }
+                    p { input #target-custom type="radio" name="target" value="custom"; " " label.inline for="target-custom" { "Custom" } }
+                    label for="mode" { "Hosts that" }
+                    select #mode name="mode" {
+                        option value="include_all" { "Include all of" }
+                        option value="include_any" { "Include any of" }
+                        option value="exclude_any" { "Exclude any of" }
+                    }
+                    @for l in &labels {
+                        p { input id=(format!("label-{}", l.id.0)) type="checkbox" name="labels" value=(l.name); " " label.inline for=(format!("label-{}", l.id.0)) { (l.name) } }
+                    }
+                }
+                p { button type="submit" { "Add profile" } }
+            }
+        }
+    };
+    Ok(page(&viewer, "Controls", "/controls", content))
+}
+
+pub async fn upload_profile(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<HashMap<String, String>>,
+    multipart: Multipart,
+) -> PageResult {
+    let (fields, file) = multipart_fields(multipart).await?;
+    check_csrf(&viewer, &fields)?;
+    let choice = team_choice(&q);
+    if !viewer.can_write(choice.scope()) {
+        return Err(PageError::Forbidden(
+            "Your role doesn't allow adding profiles here.".into(),
+        ));
+    }
+    let (file_name, content) = file
+        .filter(|(_, b)| !b.is_empty())
+        .ok_or_else(|| PageError::Problem("Choose a .mobileconfig to upload.".into()))?;
+    let mode = match fields.get("mode").map(String::as_str) {
+        Some("include_any") => LabelTarget::IncludeAny,
+        Some("exclude_any") => LabelTarget::ExcludeAny,
+        _ => LabelTarget::IncludeAll,
+    };
+    let labels: Vec<(String, LabelTarget)> = if fields.get("target").is_some_and(|t| t == "custom")
+    {
+        fields
+            .get("labels")
+            .map(|l| l.lines().map(|n| (n.to_string(), mode)).collect())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    add_profile(
+        &state,
+        viewer
+            .activity("created_macos_profile", serde_json::json!({}))
+            .actor,
+        choice.scope(),
+        &file_name,
+        content,
+        &labels,
+    )
+    .await?;
+    Ok(redirect(&format!("/controls?team_id={}", choice.param())))
+}
