@@ -102,8 +102,8 @@ async fn macs_compliance_reaches_entra() {
         let (url, returned) = consent(&server, &admin, REFUSING).await;
         assert_eq!(
             returned,
-            StatusCode::NOT_FOUND,
-            "back on the settings page (served by the console)"
+            StatusCode::OK,
+            "back on the console's settings page (which asks this cookie-less client to log in)"
         );
         let (_, confirm) = server
             .post(

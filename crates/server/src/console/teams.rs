@@ -44,6 +44,7 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> PageResult {
                     @for (team, secrets) in &rows {
                         tr {
                             td {
+                                strong { (team.name) }
                                 @if viewer.principal.can_administer_team(team.id) {
                                     form.inline-form method="post" action=(format!("/teams/{}/rename", team.id.0)) {
                                         (csrf_field(&viewer))
@@ -51,7 +52,7 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> PageResult {
                                         input id=(format!("name-{}", team.id.0)) type="text" name="name" value=(team.name) aria-label="Team name";
                                         button.secondary type="submit" { "Rename" }
                                     }
-                                } @else { (team.name) }
+                                }
                             }
                             td { a href=(format!("/hosts?team_id={}", team.id.0)) { (team.host_count) } }
                             td {
