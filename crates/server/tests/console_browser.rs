@@ -52,10 +52,13 @@ async fn start_driver(chromedriver: &Path) -> Driver {
         .stderr(Stdio::null())
         .spawn()
         .expect("start chromedriver");
-    let url = format!("http://127.0.0.1:{port}");
+    let driver = Driver {
+        process,
+        url: format!("http://127.0.0.1:{port}"),
+    };
     for _ in 0..100 {
-        if reqwest::get(format!("{url}/status")).await.is_ok() {
-            return Driver { process, url };
+        if reqwest::get(format!("{}/status", driver.url)).await.is_ok() {
+            return driver;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

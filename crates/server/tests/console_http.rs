@@ -1,0 +1,194 @@
+//! The console over plain HTTP: sessions in HttpOnly cookies, CSRF on every
+//! form, redirects to login, and roles (an observer sees no edit controls and
+//! the server refuses the edit anyway).
+
+mod common;
+
+use common::{databases, TestServer, PASSWORD};
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::redirect::Policy;
+use reqwest::StatusCode;
+use serde_json::json;
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Logs in through the login form; returns the session cookie pair.
+async fn browser_login(server: &TestServer, email: &str) -> String {
+    let http = no_redirects();
+    let page = http
+        .get(format!("{}/login", server.url))
+        .send()
+        .await
+        .unwrap();
+    let form_cookie = page.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let token = form_cookie.split_once('=').unwrap().1.to_string();
+    let response = http
+        .post(format!("{}/login", server.url))
+        .header(COOKIE, &form_cookie)
+        .form(&[
+            ("form_token", token.as_str()),
+            ("email", email),
+            ("password", PASSWORD),
+            ("next", "/policies"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[LOCATION], "/policies");
+    let session = response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("flotilla_session="))
+        .expect("a session cookie");
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Lax"),
+        "{session}"
+    );
+    session.split(';').next().unwrap().to_string()
+}
+
+fn csrf_of(page: &str) -> String {
+    let at =
+        page.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
+    page[at..at + 64].to_string()
+}
+
+#[tokio::test]
+async fn sessions_csrf_and_roles() {
+    for database in databases().await {
+        let server = TestServer::start(database).await;
+        let admin = server.setup().await;
+        let http = no_redirects();
+
+        // Without a session every console page sends the browser to log in.
+        let response = http
+            .get(format!("{}/policies?team_id=all", server.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            response.headers()[LOCATION],
+            "/login?next=/policies%3Fteam_id%3Dall"
+        );
+
+        // A login form without its token is refused.
+        let response = http
+            .post(format!("{}/login", server.url))
+            .form(&[("email", "admin@example.com"), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+        let session = browser_login(&server, "admin@example.com").await;
+        let page = http
+            .get(format!("{}/policies", server.url))
+            .header(COOKIE, &session)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("Add policy"));
+        let csrf = csrf_of(&page);
+
+        // A form without the session's CSRF token changes nothing.
+        let response = http
+            .post(format!("{}/policies/new?team_id=all", server.url))
+            .header(COOKIE, &session)
+            .form(&[("csrf", "forged"), ("name", "P"), ("query", "SELECT 1;")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        let response = http
+            .post(format!("{}/policies/new?team_id=all", server.url))
+            .header(COOKIE, &session)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("name", "Disk encrypted"),
+                ("query", "SELECT 1;"),
+                ("platform", "darwin"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let (_, policies) = server.get("/api/v1/fleet/global/policies", &admin).await;
+        assert_eq!(policies["policies"][0]["name"], "Disk encrypted");
+
+        // An observer sees no edit controls, and a forged edit is refused.
+        server
+            .user(
+                &admin,
+                "olive@example.com",
+                json!({"global_role": "observer"}),
+            )
+            .await;
+        let observer = browser_login(&server, "olive@example.com").await;
+        let page = http
+            .get(format!("{}/policies", server.url))
+            .header(COOKIE, &observer)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("Disk encrypted"));
+        assert!(
+            !page.contains("Add policy") && !page.contains(">Delete<"),
+            "{page}"
+        );
+        let csrf = csrf_of(&page);
+        let response = http
+            .post(format!("{}/policies/new?team_id=all", server.url))
+            .header(COOKIE, &observer)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("name", "Sneaky"),
+                ("query", "SELECT 1;"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        let (_, policies) = server.get("/api/v1/fleet/global/policies", &admin).await;
+        assert_eq!(policies["policies"].as_array().unwrap().len(), 1);
+
+        // Logging out ends the session.
+        let response = http
+            .post(format!("{}/logout", server.url))
+            .header(COOKIE, &observer)
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let response = http
+            .get(format!("{}/policies", server.url))
+            .header(COOKIE, &observer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+
+        server.finish().await;
+    }
+}
