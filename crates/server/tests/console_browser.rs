@@ -353,14 +353,69 @@ async fn an_admin_sets_up_conditional_access_in_the_browser() {
     );
     shots.take(&client, "13-host").await;
 
-    for (page, name) in [
-        ("/software", "14-software"),
-        ("/controls", "15-controls"),
-        ("/activities", "16-activities"),
-    ] {
-        client.goto(&url(page)).await.unwrap();
-        shots.take(&client, name).await;
-    }
+    // Software > Add software > Custom package, and Controls > Add profile targeted at the label.
+    let uploads = std::env::temp_dir().join(format!("flotilla-browser-{}", std::process::id()));
+    std::fs::create_dir_all(&uploads).unwrap();
+    let pkg = uploads.join("CompanyPortal-Installer.pkg");
+    std::fs::write(&pkg, common::company_portal_pkg()).unwrap();
+    client
+        .goto(&url(&format!("/software?team_id={}", team.id.0)))
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("#software"))
+        .await
+        .unwrap()
+        .send_keys(pkg.to_str().unwrap())
+        .await
+        .unwrap();
+    fill(
+        &client,
+        "#install_script",
+        "installer -pkg \"$INSTALLER_PATH\" -target /",
+    )
+    .await;
+    submit(&client, "main form button[type=submit]").await;
+    let software = text(&client).await;
+    assert!(
+        software.contains("Company Portal") && software.contains("5.2504.0"),
+        "{software}"
+    );
+    shots.take(&client, "14-software").await;
+    let profile = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/seed-gitops/lib/team-name/profiles/company-portal-single-signon-extension.mobileconfig");
+    client
+        .goto(&url(&format!("/controls?team_id={}", team.id.0)))
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("#profile"))
+        .await
+        .unwrap()
+        .send_keys(profile.to_str().unwrap())
+        .await
+        .unwrap();
+    click(&client, "#target-custom").await;
+    let label = server
+        .store
+        .labels()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| l.name == "Company Portal installed")
+        .unwrap();
+    click(&client, &format!("#label-{}", label.id.0)).await;
+    submit(&client, "main form button[type=submit]").await;
+    let controls = text(&client).await;
+    assert!(
+        controls.contains("include all: Company Portal installed"),
+        "{controls}"
+    );
+    shots.take(&client, "15-controls").await;
+    std::fs::remove_dir_all(&uploads).unwrap();
+    client.goto(&url("/activities")).await.unwrap();
+    assert!(text(&client).await.contains("created macos profile"));
+    shots.take(&client, "16-activities").await;
 
     // My device: the failing policy first with its resolution; Refetch shows progress.
     let background = tokio::spawn(flotilla_simulator::run(
