@@ -98,8 +98,26 @@ async fn multipart_fields(
     Ok((fields, file))
 }
 
-fn check_csrf(viewer: &Viewer, fields: &HashMap<String, String>) -> Result<(), PageError> {
-    viewer.check_csrf(&super::Form(fields.clone()))
+/// An upload form checked: CSRF, the viewer's right to add to the team, and a
+/// file attached. Returns the team, the text fields and the file.
+async fn read_upload(
+    viewer: &Viewer,
+    q: &HashMap<String, String>,
+    multipart: Multipart,
+    what: &str,
+) -> Result<(TeamChoice, HashMap<String, String>, String, Vec<u8>), PageError> {
+    let (fields, file) = multipart_fields(multipart).await?;
+    viewer.check_csrf(&super::Form(fields.clone()))?;
+    let choice = team_choice(q);
+    if !viewer.can_write(choice.scope()) {
+        return Err(PageError::Forbidden(
+            "Your role doesn't allow adding to this team.".into(),
+        ));
+    }
+    let (file_name, bytes) = file
+        .filter(|(_, b)| !b.is_empty())
+        .ok_or_else(|| PageError::Problem(format!("Choose {what} to upload.")))?;
+    Ok((choice, fields, file_name, bytes))
 }
 
 pub async fn upload_software(
@@ -108,17 +126,8 @@ pub async fn upload_software(
     Query(q): Query<HashMap<String, String>>,
     multipart: Multipart,
 ) -> PageResult {
-    let (fields, file) = multipart_fields(multipart).await?;
-    check_csrf(&viewer, &fields)?;
-    let choice = team_choice(&q);
-    if !viewer.can_write(choice.scope()) {
-        return Err(PageError::Forbidden(
-            "Your role doesn't allow adding software here.".into(),
-        ));
-    }
-    let (file_name, bytes) = file
-        .filter(|(_, b)| !b.is_empty())
-        .ok_or_else(|| PageError::Problem("Choose a package to upload.".into()))?;
+    let (choice, fields, file_name, bytes) =
+        read_upload(&viewer, &q, multipart, "a package").await?;
     let text = |k: &str| fields.get(k).cloned().unwrap_or_default();
     add_package(
         &state,
@@ -200,17 +209,8 @@ pub async fn upload_profile(
     Query(q): Query<HashMap<String, String>>,
     multipart: Multipart,
 ) -> PageResult {
-    let (fields, file) = multipart_fields(multipart).await?;
-    check_csrf(&viewer, &fields)?;
-    let choice = team_choice(&q);
-    if !viewer.can_write(choice.scope()) {
-        return Err(PageError::Forbidden(
-            "Your role doesn't allow adding profiles here.".into(),
-        ));
-    }
-    let (file_name, content) = file
-        .filter(|(_, b)| !b.is_empty())
-        .ok_or_else(|| PageError::Problem("Choose a .mobileconfig to upload.".into()))?;
+    let (choice, fields, file_name, content) =
+        read_upload(&viewer, &q, multipart, "a .mobileconfig").await?;
     let mode = match fields.get("mode").map(String::as_str) {
         Some("include_any") => LabelTarget::IncludeAny,
         Some("exclude_any") => LabelTarget::ExcludeAny,

@@ -54,7 +54,7 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> PageResu
 
 fn safe_next(next: Option<&String>) -> String {
     // Only paths on this server: never an open redirect.
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//"))
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
         .cloned()
         .unwrap_or_else(|| "/hosts".into())
 }
