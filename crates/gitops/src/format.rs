@@ -192,7 +192,9 @@ pub struct QueryEntry {
     pub automations_enabled: Option<bool>,
     pub logging: Option<String>,
     pub min_osquery_version: Option<String>,
-    pub discard_data: Option<bool>,
+    /// Flotilla keeps no query results, so results are always discarded.
+    #[serde(default, rename = "discard_data")]
+    pub _discard_data: Option<bool>,
     #[serde(default)]
     pub labels_include_any: Vec<String>,
 }

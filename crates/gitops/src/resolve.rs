@@ -660,7 +660,6 @@ impl FileContext<'_> {
                 self.problem_at("queries", "every query needs a `name`");
                 continue;
             };
-            let _ = entry.discard_data;
             queries.push(QueryDef {
                 name,
                 description: entry.description.unwrap_or_default(),
