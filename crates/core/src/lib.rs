@@ -3,6 +3,7 @@
 //! Nothing here does I/O, so every rule is tested on plain values.
 
 pub mod access;
+pub mod agent_config;
 pub mod compliance;
 pub mod detail;
 pub mod gitops;

@@ -463,6 +463,20 @@ async fn the_files_are_the_source_of_truth() {
             .await;
         assert_eq!(queries["queries"][0]["name"], "Installed apps");
         assert_eq!(queries["queries"][0]["interval"], 3600);
+        // Scheduled reports reach the team's Macs as an osquery pack.
+        let node_key = common::enroll_mac(&server, "team-a-secret-1", "MAC-A-1", "mac-a-1").await;
+        let (_, config) = server
+            .agent(
+                "/api/osquery/config",
+                serde_json::json!({"node_key": node_key}),
+            )
+            .await;
+        let scheduled = &config["packs"][format!("team-{team_a}")]["queries"]["Installed apps"];
+        assert_eq!(
+            scheduled["query"],
+            "SELECT name, bundle_identifier FROM apps;"
+        );
+        assert_eq!(scheduled["interval"], 3600);
 
         // Drop a policy, the report and label "Engineering" (and its use); leave Team B out.
         let team_a_text = TEAM_A

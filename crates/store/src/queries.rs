@@ -4,6 +4,7 @@ use crate::records::{scope_from_column, scope_to_column};
 use crate::{flag, Result, Store};
 use flotilla_core::access::Scope;
 use flotilla_core::gitops::QueryDef;
+use flotilla_core::TeamId;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -28,6 +29,18 @@ pub(crate) fn scope_filter(scope: Scope) -> String {
 }
 
 impl Store {
+    /// The saved queries a host of this team runs: global ones, and its
+    /// team's (or "No team"'s), oldest first.
+    pub async fn saved_queries_for_team(&self, team: Option<TeamId>) -> Result<Vec<SavedQuery>> {
+        let rows = sqlx::query(&format!(
+            "{QUERY_SELECT} WHERE team_id IS NULL OR team_id = $1 ORDER BY id"
+        ))
+        .bind(team.map_or(0, |t| t.0))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(query_from_row).collect()
+    }
+
     /// The saved queries of one scope, oldest first.
     pub async fn saved_queries(&self, scope: Scope) -> Result<Vec<SavedQuery>> {
         let rows = sqlx::query(&format!(

@@ -6,7 +6,10 @@ use crate::secrets::random_token;
 use crate::{conditional_access, AppState};
 use axum::extract::State;
 use axum::Json;
+use flotilla_core::access::Scope;
+use flotilla_core::agent_config::{options_for_platform, osquery_config, pack};
 use flotilla_core::detail::{detail_queries_for, VitalsUpdate, ENTRA_IDENTITY_QUERY};
+use flotilla_core::gitops::QueryDef;
 use flotilla_core::query_name::QueryName;
 use flotilla_core::schedule::due_queries;
 use flotilla_core::targeting::label_scope_applies;
@@ -99,11 +102,33 @@ pub async fn config(
             .and_then(|c| c.get("agent_options").cloned())
             .filter(|o| !o.is_null()),
     };
-    let config = options
-        .and_then(|o| o.get("config").cloned())
-        .filter(Value::is_object)
-        .unwrap_or_else(default_agent_config);
-    Ok(Json(config))
+    let options = options_for_platform(options.as_ref(), &host.platform, default_agent_config());
+    let queries = state.store.saved_queries_for_team(host.team_id).await?;
+    let scope_queries = |scope: Scope| -> Vec<QueryDef> {
+        queries
+            .iter()
+            .filter(|q| q.scope == scope)
+            .map(|q| q.def.clone())
+            .collect()
+    };
+    let team_pack = match host.team_id {
+        Some(team) => (
+            format!("team-{}", team.0),
+            pack(&scope_queries(Scope::Team(team)), &host.platform),
+        ),
+        None => (
+            "No team".to_string(),
+            pack(&scope_queries(Scope::NoTeam), &host.platform),
+        ),
+    };
+    let packs = vec![
+        (
+            "Global".to_string(),
+            pack(&scope_queries(Scope::Global), &host.platform),
+        ),
+        team_pack,
+    ];
+    Ok(Json(osquery_config(options, packs)))
 }
 
 pub async fn distributed_read(
