@@ -133,6 +133,27 @@ async fn sessions_csrf_and_roles() {
         let (_, policies) = server.get("/api/v1/fleet/global/policies", &admin).await;
         assert_eq!(policies["policies"][0]["name"], "Disk encrypted");
 
+        // A duplicate team name is shown next to the field, and nothing changes.
+        for expected in [StatusCode::SEE_OTHER, StatusCode::UNPROCESSABLE_ENTITY] {
+            let response = http
+                .post(format!("{}/teams", server.url))
+                .header(COOKIE, &session)
+                .form(&[("csrf", csrf.as_str()), ("name", "Workstations")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), expected);
+            if expected == StatusCode::UNPROCESSABLE_ENTITY {
+                let page = response.text().await.unwrap();
+                assert!(
+                    page.contains("id=\"name-error\"") && page.contains("already exists"),
+                    "{page}"
+                );
+            }
+        }
+        let (_, teams) = server.get("/api/v1/fleet/teams", &admin).await;
+        assert_eq!(teams["teams"].as_array().unwrap().len(), 1);
+
         // An observer sees no edit controls, and a forged edit is refused.
         server
             .user(

@@ -1,16 +1,27 @@
 //! Teams: create, rename, delete; enroll secrets shown, copied, rotated.
 
-use super::{csrf_field, page, redirect, visible_teams, Form, PageError, PageResult, Viewer};
+use super::{
+    csrf_field, field_error, page, redirect, visible_teams, Form, PageError, PageResult, Viewer,
+};
 use crate::error::PathParam;
 use crate::secrets::random_token;
 use crate::AppState;
 use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use flotilla_core::TeamId;
+use flotilla_store::StoreError;
 use maud::html;
 use serde_json::json;
+use std::collections::HashMap;
 
 pub async fn list(State(state): State<AppState>, viewer: Viewer) -> PageResult {
-    let teams = visible_teams(&state, &viewer).await?;
+    render(&state, &viewer, &HashMap::new()).await
+}
+
+/// The teams page; `errors` by field (`name` for the new team's, `name-<id>` for a rename).
+async fn render(state: &AppState, viewer: &Viewer, errors: &HashMap<String, String>) -> PageResult {
+    let teams = visible_teams(state, viewer).await?;
     let admin = viewer.principal.is_global_admin();
     let global_secrets = if admin {
         state.store.enroll_secrets(None).await?
@@ -30,8 +41,8 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> PageResult {
         h1 { "Teams" }
         @if admin {
             form.toolbar method="post" action="/teams" {
-                (csrf_field(&viewer))
-                div { label for="name" { "New team name" } input #name type="text" name="name" required; }
+                (csrf_field(viewer))
+                div { label for="name" { "New team name" } input #name type="text" name="name" required; (field_error(errors, "name")) }
                 button type="submit" { "Create team" }
             }
         }
@@ -47,10 +58,11 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> PageResult {
                                 strong { (team.name) }
                                 @if viewer.principal.can_administer_team(team.id) {
                                     form.inline-form method="post" action=(format!("/teams/{}/rename", team.id.0)) {
-                                        (csrf_field(&viewer))
+                                        (csrf_field(viewer))
                                         label.inline for=(format!("name-{}", team.id.0)) { span hidden { "Name" } }
                                         input id=(format!("name-{}", team.id.0)) type="text" name="name" value=(team.name) aria-label="Team name";
                                         button.secondary type="submit" { "Rename" }
+                                        (field_error(errors, &format!("name-{}", team.id.0)))
                                     }
                                 }
                             }
@@ -63,7 +75,7 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> PageResult {
                                 }
                                 @if viewer.principal.can_administer_team(team.id) {
                                     form.inline-form method="post" action=(format!("/teams/{}/secrets/rotate", team.id.0)) {
-                                        (csrf_field(&viewer))
+                                        (csrf_field(viewer))
                                         button.secondary type="submit" { "Rotate" }
                                     }
                                 }
@@ -71,7 +83,7 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> PageResult {
                             td {
                                 @if admin {
                                     form.inline-form method="post" action=(format!("/teams/{}/delete", team.id.0)) {
-                                        (csrf_field(&viewer))
+                                        (csrf_field(viewer))
                                         button.danger type="submit" { "Delete" }
                                     }
                                 }
@@ -87,16 +99,21 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> PageResult {
             @if global_secrets.is_empty() { p { "None: hosts can only enroll into a team." } }
         }
     };
-    Ok(page(&viewer, "Teams", "/teams", content))
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok((status, page(viewer, "Teams", "/teams", content)).into_response())
 }
 
-fn team_name(form: &Form) -> Result<String, PageError> {
+fn team_name(form: &Form) -> Result<String, String> {
     let name = form.get("name").trim();
     if name.is_empty() {
-        return Err(PageError::Problem("The team needs a name.".into()));
+        return Err("The team needs a name.".into());
     }
     if name.eq_ignore_ascii_case("no team") || name.eq_ignore_ascii_case("all teams") {
-        return Err(PageError::Problem(format!("\"{name}\" is reserved.")));
+        return Err(format!("\"{name}\" is reserved."));
     }
     Ok(name.to_string())
 }
@@ -108,13 +125,34 @@ pub async fn create(State(state): State<AppState>, viewer: Viewer, form: Form) -
             "Only global admins create teams.".into(),
         ));
     }
-    let name = team_name(&form)?;
+    let name = match team_name(&form) {
+        Ok(name) => name,
+        Err(reason) => {
+            return render(
+                &state,
+                &viewer,
+                &HashMap::from([("name".to_string(), reason)]),
+            )
+            .await
+        }
+    };
     let activity = viewer.activity("created_team", json!({ "team_name": name }));
-    state
+    match state
         .store
         .create_team(&name, "", &json!({}), &random_token(24), activity)
-        .await?;
-    Ok(redirect("/teams"))
+        .await
+    {
+        Ok(_) => Ok(redirect("/teams")),
+        Err(StoreError::Conflict(reason)) => {
+            render(
+                &state,
+                &viewer,
+                &HashMap::from([("name".to_string(), reason)]),
+            )
+            .await
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 pub async fn rename(
@@ -130,14 +168,24 @@ pub async fn rename(
             "Your role doesn't allow renaming this team.".into(),
         ));
     }
-    let name = team_name(&form)?;
+    let field = format!("name-{}", id.0);
+    let name = match team_name(&form) {
+        Ok(name) => name,
+        Err(reason) => return render(&state, &viewer, &HashMap::from([(field, reason)])).await,
+    };
     let team = state.store.team(id).await?;
     let activity = viewer.activity("edited_team", json!({ "team_id": id.0, "team_name": name }));
-    state
+    match state
         .store
         .update_team(id, &name, &team.description, &team.document, Some(activity))
-        .await?;
-    Ok(redirect("/teams"))
+        .await
+    {
+        Ok(_) => Ok(redirect("/teams")),
+        Err(StoreError::Conflict(reason)) => {
+            render(&state, &viewer, &HashMap::from([(field, reason)])).await
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 pub async fn delete(
