@@ -117,8 +117,8 @@ impl Conditions {
         if let Some(compliant) = filter.compliant {
             let p = c.param(Bind::Int(i64::from(compliant)));
             c.clauses.push(format!(
-                "h.id IN (SELECT r.host_id FROM compliance_reports r WHERE r.compliant = {p} AND r.id IN \
-                 (SELECT MAX(r2.id) FROM compliance_reports r2 GROUP BY r2.host_id))"
+                "h.id IN (SELECT r.host_id FROM compliance_reports r WHERE r.compliant = {p} AND r.id = \
+                 (SELECT MAX(r2.id) FROM compliance_reports r2 WHERE r2.host_id = r.host_id))"
             ));
         }
         if let Some(query) = filter
