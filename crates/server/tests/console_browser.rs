@@ -413,6 +413,16 @@ async fn an_admin_sets_up_conditional_access_in_the_browser() {
     );
     shots.take(&client, "15-controls").await;
     std::fs::remove_dir_all(&uploads).unwrap();
+    // The label now targets a profile: deleting it is refused, next to the label.
+    client.goto(&url("/labels")).await.unwrap();
+    submit(
+        &client,
+        &format!("form[action='/labels/{}/delete'] button", label.id.0),
+    )
+    .await;
+    let labels = text(&client).await;
+    assert!(labels.contains("can't be deleted: profile"), "{labels}");
+    shots.take(&client, "15b-label-in-use").await;
     client.goto(&url("/activities")).await.unwrap();
     assert!(text(&client).await.contains("created macos profile"));
     shots.take(&client, "16-activities").await;

@@ -50,6 +50,11 @@ pub fn router() -> Router<AppState> {
         .route("/teams/{id}/secrets/rotate", post(teams::rotate_secret))
         .route("/labels", get(labels::list))
         .route("/labels/new", get(labels::new_page).post(labels::create))
+        .route(
+            "/labels/{id}/edit",
+            get(labels::edit_page).post(labels::update),
+        )
+        .route("/labels/{id}/delete", post(labels::delete))
         .route("/policies", get(policies::list))
         .route(
             "/policies/new",
