@@ -94,7 +94,29 @@ pub async fn run(
             upload(client, fetched, options.show_progress).await?;
         }
     }
-    let outcome = client.apply(&resolved.request).await?;
+    let outcome = match client.apply(&resolved.request).await {
+        Ok(outcome) => outcome,
+        // Name the file each of the server's reasons is about.
+        Err(GitopsError::Server {
+            status,
+            message,
+            reasons,
+        }) => {
+            let reasons = reasons
+                .into_iter()
+                .map(|reason| match resolved.file_for(&reason) {
+                    Some(file) => format!("{file}: {reason}"),
+                    None => reason,
+                })
+                .collect();
+            return Err(GitopsError::Server {
+                status,
+                message,
+                reasons,
+            });
+        }
+        Err(other) => return Err(other),
+    };
     Ok(RunReport {
         outcome,
         warnings: resolved.warnings,

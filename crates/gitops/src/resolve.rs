@@ -47,6 +47,23 @@ pub struct Resolved {
     pub fixups: Vec<InstallFixup>,
     /// Deprecated spellings and the like: printed, not fatal.
     pub warnings: Vec<String>,
+    /// The file each team came from, in `request.teams` order, and the org-wide one.
+    pub team_files: Vec<String>,
+    pub global_file: Option<String>,
+}
+
+impl Resolved {
+    /// The file a server-side problem is about: the team file of a
+    /// `team "NAME"` it names, else the org-wide file.
+    pub fn file_for(&self, reason: &str) -> Option<&str> {
+        self.request
+            .teams
+            .iter()
+            .zip(&self.team_files)
+            .find(|(team, _)| reason.contains(&format!("team \"{}\"", team.name)))
+            .map(|(_, file)| file.as_str())
+            .or(self.global_file.as_deref())
+    }
 }
 
 impl Resolved {
@@ -109,9 +126,11 @@ pub fn resolve(files: &[PathBuf], env: Env<'_>) -> Result<Resolved, Problems> {
                     &mut resolved.fixups,
                 );
                 resolved.request.teams.push(team);
+                resolved.team_files.push(file.display());
             }
         }
     }
+    resolved.global_file = global_file;
     if problems.is_empty() {
         Ok(resolved)
     } else {

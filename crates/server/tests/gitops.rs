@@ -162,6 +162,10 @@ async fn seed_configuration_applies_to_the_letter_and_again_changes_nothing() {
             .unwrap_err()
             .to_string();
         assert!(err.contains(SEED_HASH), "{err}");
+        assert!(
+            err.contains("teams/team-name.yml: team \"Team name\" software"),
+            "the error names the file: {err}"
+        );
         assert_eq!(team_id(&server, &token, "Team name").await, None);
         assert!(!label_names(&server, &token)
             .await
