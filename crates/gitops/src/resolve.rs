@@ -81,6 +81,15 @@ impl Resolved {
     }
 }
 
+/// A team's packages; for each, the package file it came from (what
+/// `package_path` points at); and the installers still to fetch or hash, by index.
+#[derive(Default)]
+struct TeamPackages {
+    packages: Vec<PackageDef>,
+    files: Vec<Option<PathBuf>>,
+    pending: Vec<(usize, InstallerSource)>,
+}
+
 /// Problems found so far; resolution goes on to find the rest.
 type Problems = Vec<String>;
 
@@ -411,8 +420,11 @@ impl FileContext<'_> {
                 &software.fleet_maintained_apps,
             ),
         ]);
-        let (packages, package_files, pending) =
-            self.packages(software.packages.unwrap_or_default());
+        let TeamPackages {
+            packages,
+            files: package_files,
+            pending,
+        } = self.packages(software.packages.unwrap_or_default());
         installers.extend(
             pending
                 .into_iter()
@@ -763,17 +775,9 @@ impl FileContext<'_> {
         }
     }
 
-    /// The team's packages; for each, the package file it came from (what
-    /// `package_path` points at); and the installers still to fetch or hash.
-    #[allow(clippy::type_complexity)]
-    fn packages(
-        &mut self,
-        entries: Vec<PackageEntry>,
-    ) -> (
-        Vec<PackageDef>,
-        Vec<Option<PathBuf>>,
-        Vec<(usize, InstallerSource)>,
-    ) {
+    /// The team's packages, read from `software.packages` and the package files they name.
+
+    fn packages(&mut self, entries: Vec<PackageEntry>) -> TeamPackages {
         let mut specs: Vec<(PackageEntry, PathBuf, Option<PathBuf>)> = Vec::new();
         for entry in entries {
             let Some(path) = entry.path.as_deref().filter(|p| is_yaml(p)) else {
@@ -811,17 +815,15 @@ impl FileContext<'_> {
                 specs.push((spec, file.dir().to_path_buf(), Some(canonical(&full))));
             }
         }
-        let mut packages = Vec::new();
-        let mut files = Vec::new();
-        let mut pending = Vec::new();
+        let mut team = TeamPackages::default();
         for (spec, dir, file) in specs {
-            let index = packages.len();
-            if let Some(package) = self.package(spec, &dir, index, &mut pending) {
-                packages.push(package);
-                files.push(file);
+            let index = team.packages.len();
+            if let Some(package) = self.package(spec, &dir, index, &mut team.pending) {
+                team.packages.push(package);
+                team.files.push(file);
             }
         }
-        (packages, files, pending)
+        team
     }
 
     fn package(
