@@ -776,7 +776,6 @@ impl FileContext<'_> {
     }
 
     /// The team's packages, read from `software.packages` and the package files they name.
-
     fn packages(&mut self, entries: Vec<PackageEntry>) -> TeamPackages {
         let mut specs: Vec<(PackageEntry, PathBuf, Option<PathBuf>)> = Vec::new();
         for entry in entries {
