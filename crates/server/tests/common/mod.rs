@@ -39,9 +39,14 @@ fn scratch_dir() -> PathBuf {
     dir
 }
 
+/// A fresh SQLite database, for tests that need only one backend.
+pub fn sqlite_database() -> Database {
+    Database::Sqlite(scratch_dir().join("flotilla.db"))
+}
+
 /// The databases every test runs on: SQLite always, PostgreSQL when configured.
 pub async fn databases() -> Vec<Database> {
-    let mut databases = vec![Database::Sqlite(scratch_dir().join("flotilla.db"))];
+    let mut databases = vec![sqlite_database()];
     if let Ok(admin_url) = std::env::var("FLOTILLA_TEST_DATABASE_URL") {
         let name = format!("flotilla_test_{}", uuid::Uuid::new_v4().simple());
         let url = flotilla_store::create_postgres_database(&admin_url, &name)
