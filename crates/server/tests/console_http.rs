@@ -154,6 +154,28 @@ async fn sessions_csrf_and_roles() {
         let (_, teams) = server.get("/api/v1/fleet/teams", &admin).await;
         assert_eq!(teams["teams"].as_array().unwrap().len(), 1);
 
+        // A refused upload is explained next to the file field.
+        let form = reqwest::multipart::Form::new()
+            .text("csrf", csrf.clone())
+            .part(
+                "profile",
+                reqwest::multipart::Part::bytes(b"not a plist".to_vec())
+                    .file_name("bad.mobileconfig"),
+            );
+        let response = http
+            .post(format!("{}/controls?team_id=0", server.url))
+            .header(COOKIE, &session)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = response.text().await.unwrap();
+        assert!(
+            page.contains("id=\"profile-error\"") && page.contains("property list"),
+            "{page}"
+        );
+
         // An observer sees no edit controls, and a forged edit is refused.
         server
             .user(

@@ -2,13 +2,16 @@
 //! the lists and the upload forms. Delivery per host comes with MDM later.
 
 use super::{
-    csrf_field, page, redirect, team_picker, time, visible_teams, PageError, PageResult,
-    TeamChoice, Viewer,
+    csrf_field, field_error, page, redirect, team_picker, time, visible_teams, PageError,
+    PageResult, TeamChoice, Viewer,
 };
 use crate::api::profiles::add_profile;
 use crate::api::software::add_package;
+use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::{Multipart, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use flotilla_core::access::Scope;
 use flotilla_store::LabelTarget;
 use maud::html;
@@ -37,9 +40,17 @@ pub async fn software(
     viewer: Viewer,
     Query(q): Query<HashMap<String, String>>,
 ) -> PageResult {
-    let choice = team_choice(&q);
-    require_read(&viewer, choice.scope())?;
-    let teams = visible_teams(&state, &viewer).await?;
+    render_software(&state, &viewer, team_choice(&q), &HashMap::new()).await
+}
+
+async fn render_software(
+    state: &AppState,
+    viewer: &Viewer,
+    choice: TeamChoice,
+    errors: &HashMap<String, String>,
+) -> PageResult {
+    require_read(viewer, choice.scope())?;
+    let teams = visible_teams(state, viewer).await?;
     let packages = state.store.software_packages(choice.scope()).await?;
     let content = html! {
         h1 { "Software" }
@@ -57,9 +68,10 @@ pub async fn software(
         @if viewer.can_write(choice.scope()) {
             h2 { "Add software › Custom package" }
             form method="post" action=(format!("/software?team_id={}", choice.param())) enctype="multipart/form-data" {
-                (csrf_field(&viewer))
+                (csrf_field(viewer))
                 label for="software" { "Package (.pkg, .msi, .deb, .rpm, .exe)" }
                 input #software type="file" name="software" required;
+                (field_error(errors, "software"))
                 label for="install_script" { "Install script (empty: the default for the package type)" }
                 textarea #install_script name="install_script" {}
                 label for="uninstall_script" { "Uninstall script" }
@@ -69,7 +81,31 @@ pub async fn software(
             }
         }
     };
-    Ok(page(&viewer, "Software", "/software", content))
+    Ok(with_status(
+        errors,
+        page(viewer, "Software", "/software", content),
+    ))
+}
+
+/// An upload the server refused, as an error next to the file field;
+/// anything else stays an error page.
+fn upload_problem(field: &str, err: ApiError) -> Result<HashMap<String, String>, PageError> {
+    match err {
+        ApiError::Invalid(errors) => Ok(HashMap::from([(field.to_string(), errors.to_string())])),
+        ApiError::Conflict(reason) => Ok(HashMap::from([(field.to_string(), reason)])),
+        other => Err(other.into()),
+    }
+}
+
+fn with_status(
+    errors: &HashMap<String, String>,
+    page: axum::response::Response,
+) -> axum::response::Response {
+    if errors.is_empty() {
+        page
+    } else {
+        (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
+    }
 }
 
 /// A multipart form's fields: text fields, and the one file.
@@ -129,7 +165,7 @@ pub async fn upload_software(
     let (choice, fields, file_name, bytes) =
         read_upload(&viewer, &q, multipart, "a package").await?;
     let text = |k: &str| fields.get(k).cloned().unwrap_or_default();
-    add_package(
+    let added = add_package(
         &state,
         viewer
             .activity("added_software", serde_json::json!({}))
@@ -141,8 +177,13 @@ pub async fn upload_software(
         text("uninstall_script"),
         text("self_service") == "true",
     )
-    .await?;
-    Ok(redirect(&format!("/software?team_id={}", choice.param())))
+    .await;
+    match added {
+        Ok(_) => Ok(redirect(&format!("/software?team_id={}", choice.param()))),
+        Err(err) => {
+            render_software(&state, &viewer, choice, &upload_problem("software", err)?).await
+        }
+    }
 }
 
 pub async fn profiles(
@@ -150,9 +191,17 @@ pub async fn profiles(
     viewer: Viewer,
     Query(q): Query<HashMap<String, String>>,
 ) -> PageResult {
-    let choice = team_choice(&q);
-    require_read(&viewer, choice.scope())?;
-    let teams = visible_teams(&state, &viewer).await?;
+    render_profiles(&state, &viewer, team_choice(&q), &HashMap::new()).await
+}
+
+async fn render_profiles(
+    state: &AppState,
+    viewer: &Viewer,
+    choice: TeamChoice,
+    errors: &HashMap<String, String>,
+) -> PageResult {
+    require_read(viewer, choice.scope())?;
+    let teams = visible_teams(state, viewer).await?;
     let profiles = state.store.profiles(choice.scope()).await?;
     let labels = state.store.labels().await?;
     let content = html! {
@@ -179,9 +228,10 @@ pub async fn profiles(
         @if viewer.can_write(choice.scope()) {
             h2 { "Add profile" }
             form method="post" action=(format!("/controls?team_id={}", choice.param())) enctype="multipart/form-data" {
-                (csrf_field(&viewer))
+                (csrf_field(viewer))
                 label for="profile" { "Configuration profile (.mobileconfig)" }
                 input #profile type="file" name="profile" accept=".mobileconfig" required;
+                (field_error(errors, "profile"))
                 fieldset {
                     legend { "Target" }
                     p { input #target-all type="radio" name="target" value="all" checked; " " label.inline for="target-all" { "All hosts" } }
@@ -200,7 +250,10 @@ pub async fn profiles(
             }
         }
     };
-    Ok(page(&viewer, "Controls", "/controls", content))
+    Ok(with_status(
+        errors,
+        page(viewer, "Controls", "/controls", content),
+    ))
 }
 
 pub async fn upload_profile(
@@ -225,7 +278,7 @@ pub async fn upload_profile(
     } else {
         Vec::new()
     };
-    add_profile(
+    let added = add_profile(
         &state,
         viewer
             .activity("created_macos_profile", serde_json::json!({}))
@@ -235,6 +288,11 @@ pub async fn upload_profile(
         content,
         &labels,
     )
-    .await?;
-    Ok(redirect(&format!("/controls?team_id={}", choice.param())))
+    .await;
+    match added {
+        Ok(_) => Ok(redirect(&format!("/controls?team_id={}", choice.param()))),
+        Err(err) => {
+            render_profiles(&state, &viewer, choice, &upload_problem("profile", err)?).await
+        }
+    }
 }
