@@ -29,16 +29,25 @@ impl Session {
         allow(self.principal.is_global_admin())
     }
 
+    /// This user, as the audit log names who did something.
+    pub fn actor(&self) -> Actor {
+        actor_of(&self.user)
+    }
+
     /// An audit-log entry by this user.
     pub fn activity(&self, activity_type: &'static str, details: Value) -> Activity {
         Activity {
-            actor: Actor {
-                id: Some(self.user.id),
-                name: self.user.name.clone(),
-            },
+            actor: self.actor(),
             activity_type,
             details,
         }
+    }
+}
+
+pub fn actor_of(user: &UserRecord) -> Actor {
+    Actor {
+        id: Some(user.id),
+        name: user.name.clone(),
     }
 }
 

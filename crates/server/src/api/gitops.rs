@@ -2,7 +2,7 @@
 //! in one transaction; `/gitops/installers/{sha256}` takes the installers a
 //! run uploads first, kept by hash until a run's files list them.
 
-use super::software::package_facts;
+use super::software::{facts_from_name, package_facts};
 use crate::auth::Session;
 use crate::error::{ApiError, ApiResult, JsonBody, PathParam, QueryParams};
 use crate::AppState;
@@ -92,17 +92,10 @@ pub async fn apply(
             match resolve_package(&state, def).await? {
                 Some(facts) => packages.push(DesiredPackage { facts, def: def.clone() }),
                 // A dry run isn't sent the installers the client holds: plan with what it says.
-                None if request.dry_run && def.file_name.is_some() => {
-                    let file_name = def.file_name.clone().unwrap_or_default();
-                    let facts = package_facts(&file_name, &[]).unwrap_or(PackageFacts {
-                        title: file_name.clone(),
-                        version: String::new(),
-                        bundle_id: String::new(),
-                        filename: file_name.clone(),
-                        size_bytes: 0,
-                    });
-                    packages.push(DesiredPackage { facts, def: def.clone() });
-                }
+                None if request.dry_run && def.file_name.is_some() => packages.push(DesiredPackage {
+                    facts: facts_from_name(def.file_name.as_deref().unwrap_or_default()),
+                    def: def.clone(),
+                }),
                 None => missing.add(
                     &format!("team \"{}\" software", team.name),
                     format!(
@@ -126,7 +119,7 @@ pub async fn apply(
         global: request.global.as_ref(),
         teams,
     };
-    let actor = session.activity("applied_gitops", json!({})).actor;
+    let actor = session.actor();
     let outcome = state.store.apply_gitops(&desired, actor).await?;
     let changed = std::iter::once(&outcome.global)
         .chain(&outcome.teams)

@@ -151,7 +151,7 @@ pub async fn upload(
     };
     let created = add_profile(
         &state,
-        session.activity("created_macos_profile", json!({})).actor,
+        session.actor(),
         scope,
         &file_name,
         content,

@@ -79,25 +79,31 @@ fn stem(file_name: &str) -> String {
         .to_string()
 }
 
+/// What is known of an installer from its file name alone: the name stands for the title.
+pub fn facts_from_name(file_name: &str) -> PackageFacts {
+    PackageFacts {
+        title: stem(file_name),
+        version: String::new(),
+        bundle_id: String::new(),
+        filename: file_name.to_string(),
+        size_bytes: 0,
+    }
+}
+
 /// What an installer says about itself: a .pkg's name, version and bundle id
 /// from its metadata; otherwise the file name stands for the title.
 pub fn package_facts(file_name: &str, bytes: &[u8]) -> Result<PackageFacts, String> {
-    let metadata = if file_name.to_ascii_lowercase().ends_with(".pkg") {
-        read_pkg_metadata(bytes)?
-    } else {
-        Default::default()
-    };
-    Ok(PackageFacts {
-        title: if metadata.name.is_empty() {
-            stem(file_name)
-        } else {
-            metadata.name
-        },
-        version: metadata.version,
-        bundle_id: metadata.bundle_id,
-        filename: file_name.to_string(),
-        size_bytes: bytes.len() as i64,
-    })
+    let mut facts = facts_from_name(file_name);
+    facts.size_bytes = bytes.len() as i64;
+    if file_name.to_ascii_lowercase().ends_with(".pkg") {
+        let metadata = read_pkg_metadata(bytes)?;
+        if !metadata.name.is_empty() {
+            facts.title = metadata.name;
+        }
+        facts.version = metadata.version;
+        facts.bundle_id = metadata.bundle_id;
+    }
+    Ok(facts)
 }
 
 /// Stores an installer in the blob store and makes it available for install in a scope.
@@ -166,7 +172,7 @@ pub async fn upload(
     };
     let stored = add_package(
         &state,
-        session.activity("added_software", json!({})).actor,
+        session.actor(),
         scope,
         &file_name,
         &bytes,

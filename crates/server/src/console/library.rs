@@ -167,9 +167,7 @@ pub async fn upload_software(
     let text = |k: &str| fields.get(k).cloned().unwrap_or_default();
     let added = add_package(
         &state,
-        viewer
-            .activity("added_software", serde_json::json!({}))
-            .actor,
+        viewer.actor(),
         choice.scope(),
         &file_name,
         &bytes,
@@ -280,9 +278,7 @@ pub async fn upload_profile(
     };
     let added = add_profile(
         &state,
-        viewer
-            .activity("created_macos_profile", serde_json::json!({}))
-            .actor,
+        viewer.actor(),
         choice.scope(),
         &file_name,
         content,

@@ -108,6 +108,10 @@ pub struct Viewer {
 }
 
 impl Viewer {
+    pub fn actor(&self) -> flotilla_store::Actor {
+        crate::auth::actor_of(&self.user)
+    }
+
     /// An audit-log entry by this admin.
     pub fn activity(
         &self,
@@ -115,10 +119,7 @@ impl Viewer {
         details: serde_json::Value,
     ) -> flotilla_store::Activity {
         flotilla_store::Activity {
-            actor: flotilla_store::Actor {
-                id: Some(self.user.id),
-                name: self.user.name.clone(),
-            },
+            actor: self.actor(),
             activity_type,
             details,
         }
