@@ -7,7 +7,7 @@ use crate::secrets::{hash_password, random_token, token_hash, verify_password};
 use crate::{views, AppState};
 use axum::extract::State;
 use axum::Json;
-use flotilla_core::access::Role;
+use flotilla_core::access::{Role, Scope};
 use flotilla_core::validation::{validate_email, validate_password};
 use flotilla_core::ValidationErrors;
 use flotilla_store::{NewUser, StoreError};
@@ -171,13 +171,13 @@ async fn available_teams(
     state: &AppState,
     user: &flotilla_store::UserRecord,
 ) -> ApiResult<Vec<Value>> {
-    let visible = principal_of(user).visible_teams();
+    let principal = principal_of(user);
     Ok(state
         .store
         .teams()
         .await?
         .into_iter()
-        .filter(|t| visible.as_ref().is_none_or(|v| v.contains(&t.id)))
+        .filter(|t| principal.can_read(Scope::Team(t.id)))
         .map(|t| json!({ "id": t.id.0, "name": t.name, "description": t.description }))
         .collect())
 }

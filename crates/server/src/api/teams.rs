@@ -65,10 +65,9 @@ pub async fn create(
 }
 
 pub async fn list(State(state): State<AppState>, session: Session) -> ApiResult<Json<Value>> {
-    let visible = session.principal.visible_teams();
     let mut teams = Vec::new();
     for team in state.store.teams().await? {
-        if visible.as_ref().is_none_or(|v| v.contains(&team.id)) {
+        if session.principal.can_read(Scope::Team(team.id)) {
             let with_secrets = session.principal.can_write(Scope::Team(team.id));
             teams.push(team_view(&state, &team, with_secrets).await?);
         }

@@ -450,13 +450,12 @@ pub async fn visible_teams(
     state: &AppState,
     viewer: &Viewer,
 ) -> Result<Vec<TeamRecord>, PageError> {
-    let visible = viewer.principal.visible_teams();
     Ok(state
         .store
         .teams()
         .await?
         .into_iter()
-        .filter(|t| visible.as_ref().is_none_or(|v| v.contains(&t.id)))
+        .filter(|t| viewer.principal.can_read(Scope::Team(t.id)))
         .collect())
 }
 
