@@ -7,7 +7,10 @@
 
 use crate::platform::PlatformSet;
 use crate::profile::validate_mobileconfig;
-use crate::validation::{validate_label, validate_policy, LabelDraft, PolicyDraft};
+use crate::validation::{
+    validate_enroll_secrets, validate_label, validate_policy, validate_team_name, LabelDraft,
+    PolicyDraft,
+};
 use crate::ValidationErrors;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -321,6 +324,12 @@ pub fn validate_request(request: &mut ApplyRequest) -> Result<(), ValidationErro
         if let Some(options) = &global.agent_options {
             validate_agent_options("global agent_options", options, &mut errors);
         }
+        if let Some(secrets) = &mut global.org_settings.secrets {
+            match validate_enroll_secrets(secrets.iter().map(String::as_str)) {
+                Ok(trimmed) => *secrets = trimmed,
+                Err(e) => errors.nest("global", e),
+            }
+        }
     }
     for name in duplicate_names(request.teams.iter().map(|t| t.name.as_str())) {
         errors.add(
@@ -332,6 +341,16 @@ pub fn validate_request(request: &mut ApplyRequest) -> Result<(), ValidationErro
         let scope = format!("team \"{}\"", team.name);
         if team.name.trim().is_empty() {
             errors.add("name", "a team file needs a team name");
+        } else if !team.is_no_team() {
+            if let Err(e) = validate_team_name(&team.name) {
+                errors.nest(&scope, e);
+            }
+        }
+        if let Some(secrets) = &mut team.secrets {
+            match validate_enroll_secrets(secrets.iter().map(String::as_str)) {
+                Ok(trimmed) => *secrets = trimmed,
+                Err(e) => errors.nest(&scope, e),
+            }
         }
         if let Some(options) = &team.agent_options {
             validate_agent_options(&format!("{scope} agent_options"), options, &mut errors);

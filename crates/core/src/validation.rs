@@ -110,8 +110,8 @@ pub struct LabelDraft {
 /// Checks a label; returns the normalised platform ("" for all).
 pub fn validate_label(draft: &LabelDraft) -> Result<String, ValidationErrors> {
     let mut errors = ValidationErrors::default();
-    if draft.name.trim().is_empty() {
-        errors.add("name", "label name must not be empty");
+    if let Err(e) = validate_label_name(&draft.name) {
+        errors.0.extend(e.0);
     }
     if draft.manual && !draft.query.trim().is_empty() {
         errors.add("query", "a manual label has hosts, not a query");
@@ -137,6 +137,69 @@ pub fn validate_label(draft: &LabelDraft) -> Result<String, ValidationErrors> {
         }
     };
     errors.into_result().map(|()| platform)
+}
+
+/// A label's name: required (trimmed). Returns the trimmed name.
+pub fn validate_label_name(name: &str) -> Result<String, ValidationErrors> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ValidationErrors::single(
+            "name",
+            "label name must not be empty",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// Names a team can't take: Fleet's pseudo-teams, in any case.
+const RESERVED_TEAM_NAMES: &[&str] = &["no team", "all teams"];
+
+/// A team's name: required, and not one of the reserved pseudo-team names.
+/// Returns the trimmed name.
+pub fn validate_team_name(name: &str) -> Result<String, ValidationErrors> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ValidationErrors::single(
+            "name",
+            "team name must not be empty",
+        ));
+    }
+    if RESERVED_TEAM_NAMES
+        .iter()
+        .any(|reserved| name.eq_ignore_ascii_case(reserved))
+    {
+        return Err(ValidationErrors::single(
+            "name",
+            format!("\"{name}\" is reserved"),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// The shortest enroll secret accepted, as in Fleet.
+pub const MIN_ENROLL_SECRET_LEN: usize = 8;
+
+/// A set of enroll secrets: each at least 8 characters (trimmed), none twice.
+/// Returns the trimmed secrets.
+pub fn validate_enroll_secrets<'a>(
+    secrets: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<String>, ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    let mut accepted: Vec<String> = Vec::new();
+    for secret in secrets {
+        let secret = secret.trim();
+        if secret.chars().count() < MIN_ENROLL_SECRET_LEN {
+            errors.add(
+                "secrets",
+                format!("each enroll secret must be at least {MIN_ENROLL_SECRET_LEN} characters"),
+            );
+        } else if accepted.iter().any(|s| s == secret) {
+            errors.add("secrets", "enroll secrets must be unique");
+        } else {
+            accepted.push(secret.to_string());
+        }
+    }
+    errors.into_result().map(|()| accepted)
 }
 
 /// Fleet's password rule: 12 to 48 characters with at least one number and one symbol.
@@ -223,6 +286,28 @@ mod tests {
             validate_label(&manual_with_query).unwrap_err().0[0].name,
             "query"
         );
+    }
+
+    #[test]
+    fn team_names_are_required_and_not_reserved() {
+        assert_eq!(validate_team_name("  Design ").unwrap(), "Design");
+        assert!(validate_team_name(" ").is_err());
+        for reserved in ["No team", "no TEAM", "All teams", "ALL TEAMS"] {
+            let err = validate_team_name(reserved).unwrap_err();
+            assert!(err.0[0].reason.contains("reserved"), "{reserved}: {err}");
+        }
+    }
+
+    #[test]
+    fn enroll_secrets_are_long_and_unique() {
+        assert_eq!(
+            validate_enroll_secrets([" abcdefgh ", "12345678"]).unwrap(),
+            ["abcdefgh", "12345678"]
+        );
+        let short = validate_enroll_secrets(["short"]).unwrap_err();
+        assert!(short.0[0].reason.contains("8 characters"));
+        let twice = validate_enroll_secrets(["abcdefgh", "abcdefgh"]).unwrap_err();
+        assert!(twice.0[0].reason.contains("unique"));
     }
 
     #[test]

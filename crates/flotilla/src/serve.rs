@@ -153,10 +153,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let state = AppState::new(store.clone(), args.settings()?);
-    let app = flotilla_server::router(state.clone());
+    let workers = flotilla_server::workers::Workers::start(&state);
+    let app = flotilla_server::router(state);
     flotilla_server::serve(Listener { socket, tls }, app, crate::shutdown_signal()).await?;
     tracing::info!("shutting down");
-    state.flush().await;
+    workers.stop().await;
     store.close().await;
     Ok(())
 }

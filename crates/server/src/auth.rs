@@ -5,57 +5,27 @@ use crate::secrets::token_hash;
 use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use flotilla_core::access::{Principal, Scope};
-use flotilla_store::{Activity, Actor, UserRecord};
-use serde_json::Value;
+use flotilla_core::access::Principal;
+use flotilla_store::{Actor, UserRecord};
 
 /// A signed-in user. Extracting it fails with 401 when the token is missing or unknown.
 pub struct Session {
     pub user: UserRecord,
-    pub principal: Principal,
     pub token_hash: String,
 }
 
 impl Session {
-    pub fn require_read(&self, scope: Scope) -> Result<(), ApiError> {
-        allow(self.principal.can_read(scope))
-    }
-
-    pub fn require_write(&self, scope: Scope) -> Result<(), ApiError> {
-        allow(self.principal.can_write(scope))
-    }
-
-    pub fn require_global_admin(&self) -> Result<(), ApiError> {
-        allow(self.principal.is_global_admin())
-    }
-
-    /// This user, as the audit log names who did something.
-    pub fn actor(&self) -> Actor {
-        actor_of(&self.user)
-    }
-
-    /// An audit-log entry by this user.
-    pub fn activity(&self, activity_type: &'static str, details: Value) -> Activity {
-        Activity {
-            actor: self.actor(),
-            activity_type,
-            details,
-        }
+    /// The caller the service layer acts for.
+    pub fn caller(&self) -> crate::service::Caller {
+        crate::service::Caller::of(&self.user)
     }
 }
 
+/// A user as the audit log names them.
 pub fn actor_of(user: &UserRecord) -> Actor {
     Actor {
         id: Some(user.id),
         name: user.name.clone(),
-    }
-}
-
-pub fn allow(allowed: bool) -> Result<(), ApiError> {
-    if allowed {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden)
     }
 }
 
@@ -89,13 +59,10 @@ impl FromRequestParts<AppState> for Session {
     ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts).ok_or(ApiError::Unauthenticated)?;
         let hash = token_hash(token);
-        let user = state
-            .store
-            .session_user(&hash)
+        let user = crate::service::users::session_user(state, &hash)
             .await?
             .ok_or(ApiError::Unauthenticated)?;
         Ok(Session {
-            principal: principal_of(&user),
             user,
             token_hash: hash,
         })

@@ -6,6 +6,7 @@
 //! deliver them and none is lost on a restart; a replica that queues one
 //! wakes its own reporter at once, the others find it on their next poll.
 
+use crate::workers::StopSignal;
 use crate::AppState;
 use flotilla_core::compliance::{counted_policies, needs_report, verdict, CandidatePolicy};
 use flotilla_core::targeting::label_scope_applies;
@@ -117,25 +118,6 @@ pub async fn evaluate(state: &AppState, host: HostId) -> Result<(), StoreError> 
     Ok(())
 }
 
-/// Re-decides every registered host, after a change to which policies count.
-pub fn reevaluate_all(state: &AppState) {
-    let state = state.clone();
-    tokio::spawn(async move {
-        let hosts = match state.store.hosts_with_entra_identity().await {
-            Ok(hosts) => hosts,
-            Err(err) => {
-                tracing::warn!(error = %err, "could not list hosts to re-evaluate");
-                return;
-            }
-        };
-        for host in hosts {
-            if let Err(err) = evaluate(&state, host).await {
-                tracing::warn!(host = %host, error = %err, "could not re-evaluate compliance");
-            }
-        }
-    });
-}
-
 /// Activates the partner for the tenant and sets up its compliance policy;
 /// records the outcome on the integration.
 pub async fn activate(state: &AppState, tenant: &str) -> Result<(), StoreError> {
@@ -168,7 +150,6 @@ pub async fn activate(state: &AppState, tenant: &str) -> Result<(), StoreError> 
                 .store
                 .set_ms_integration_status(IntegrationStatus::Active, "", &policy)
                 .await?;
-            reevaluate_all(state);
             Ok(())
         }
         Err(err) => {
@@ -200,12 +181,12 @@ pub async fn partner_urls(state: &AppState) -> Result<(String, String), StoreErr
     ))
 }
 
-/// Delivers queued reports until the process ends.
-pub async fn run_reporter(state: AppState) {
+/// Delivers queued reports until stopped.
+pub async fn run_reporter(state: AppState, mut stop: StopSignal) {
     let Some(microsoft) = state.settings.microsoft.clone() else {
         return;
     };
-    loop {
+    while !stop.is_stopped() {
         let claimed = match state
             .store
             .claim_compliance_reports(BATCH, LEASE_SECS)
@@ -219,6 +200,7 @@ pub async fn run_reporter(state: AppState) {
         };
         if claimed.is_empty() {
             tokio::select! {
+                _ = stop.stopped() => break,
                 _ = state.reporter.wake.notified() => {}
                 _ = tokio::time::sleep(POLL) => {}
             }

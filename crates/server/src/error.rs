@@ -109,6 +109,21 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::service::ServiceError> for ApiError {
+    fn from(err: crate::service::ServiceError) -> Self {
+        use crate::service::ServiceError;
+        match err {
+            ServiceError::Forbidden(_) => ApiError::Forbidden,
+            ServiceError::Unauthenticated => ApiError::Unauthenticated,
+            ServiceError::NotFound(what) => ApiError::NotFound(what),
+            ServiceError::Conflict(msg) => ApiError::Conflict(msg),
+            ServiceError::Invalid(errors) => ApiError::Invalid(errors),
+            ServiceError::Throttled => ApiError::TooManyRequests,
+            ServiceError::Internal => ApiError::Internal,
+        }
+    }
+}
+
 impl From<ValidationErrors> for ApiError {
     fn from(errors: ValidationErrors) -> Self {
         ApiError::Invalid(errors)

@@ -15,10 +15,13 @@ pub mod console;
 pub mod device;
 pub mod error;
 mod listen;
+mod multipart;
 mod rate_limit;
 mod secrets;
 mod seen;
+pub mod service;
 pub mod views;
+pub mod workers;
 
 pub use listen::{serve, Listener, TlsFiles, TlsSetup};
 
@@ -69,24 +72,16 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Builds the state and starts the background work: the writer of "last
-    /// seen" times and the reporter of compliance verdicts.
+    /// The state handlers share; the background work on it is started
+    /// separately, with [`workers::Workers::start`].
     pub fn new(store: Store, settings: ServerSettings) -> AppState {
-        let seen = seen::SeenBuffer::start(store.clone(), settings.seen_flush_interval);
-        let state = AppState {
+        AppState {
+            seen: seen::SeenBuffer::new(store.clone()),
             store,
             settings: Arc::new(settings),
-            seen,
             device_limiter: rate_limit::RateLimiter::new(10, Duration::from_secs(60)),
             reporter: conditional_access::Reporter::default(),
-        };
-        tokio::spawn(conditional_access::run_reporter(state.clone()));
-        state
-    }
-
-    /// Writes what is still buffered; call before the process exits.
-    pub async fn flush(&self) {
-        self.seen.flush().await;
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! "Last seen" times, buffered: every check-in would otherwise be a write.
 //! Losing a few seconds of them on a crash only makes a host look briefly older.
 
+use crate::workers::StopSignal;
 use flotilla_core::HostId;
 use flotilla_store::Store;
 use std::collections::HashSet;
@@ -14,21 +15,11 @@ pub struct SeenBuffer {
 }
 
 impl SeenBuffer {
-    pub fn start(store: Store, every: Duration) -> SeenBuffer {
-        let buffer = SeenBuffer {
+    pub fn new(store: Store) -> SeenBuffer {
+        SeenBuffer {
             pending: Arc::default(),
             store,
-        };
-        let writer = buffer.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                writer.flush().await;
-            }
-        });
-        buffer
+        }
     }
 
     pub fn mark(&self, host: HostId) {
@@ -47,6 +38,19 @@ impl SeenBuffer {
         }
         if let Err(err) = self.store.mark_seen(&hosts, flotilla_store::now()).await {
             tracing::warn!(error = %err, hosts = hosts.len(), "could not record last-seen times");
+        }
+    }
+}
+
+/// Writes the buffered times every `every` until stopped (a last write is the
+/// caller's, once every worker has stopped).
+pub async fn run_flusher(buffer: SeenBuffer, every: Duration, mut stop: StopSignal) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.stopped() => break,
+            _ = tick.tick() => buffer.flush().await,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! What agents change: enrollment, check-ins, and the results they report.
 
+use crate::conditional_access::{write_host_entra, EntraIdentity};
 use crate::hosts::host_from_row;
 use crate::labels::set_membership;
 use crate::records::HostRecord;
@@ -325,7 +326,30 @@ impl Store {
         .bind(host.0)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
+        if let Some(identity) = write
+            .vitals
+            .as_ref()
+            .and_then(|v| v.entra_identity.as_ref())
+        {
+            let identity = identity.as_ref().map(|r| EntraIdentity {
+                device_id: r.device_id.clone(),
+                upn: r.user_principal_name.clone(),
+            });
+            write_host_entra(&mut tx, host, identity.as_ref()).await?;
+        }
+        // The verdict follows from these results: decided by the worker, and
+        // not lost if this process stops before it runs.
+        if write.details_answered || write.policies_answered {
+            crate::dirty::mark(
+                &mut tx,
+                crate::DirtyKind::Compliance,
+                crate::dirty::Affected::Hosts(&[host]),
+            )
+            .await?;
+            self.commit_marked(tx).await?;
+        } else {
+            tx.commit().await?;
+        }
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! Conditional access: the Entra tenant connection, hosts' Entra identities,
 //! and the outbox of compliance reports.
 
-use crate::{as_flag, flag, now, opt_flag, Result, Store, StoreError};
+use crate::{as_flag, flag, now, opt_flag, Result, Store, StoreError, Tx};
 use flotilla_core::compliance::Verdict;
 use flotilla_core::{HostId, PolicyId, TeamId};
 use sqlx::any::AnyRow;
@@ -189,6 +189,7 @@ impl Store {
         setup_error: &str,
         compliance_policy_id: &str,
     ) -> Result<()> {
+        let mut tx = self.begin().await?;
         let updated = sqlx::query(
             "UPDATE ms_integration SET status = $1, setup_error = $2, compliance_policy_id = $3, updated_at = $4 WHERE id = 1",
         )
@@ -196,11 +197,21 @@ impl Store {
         .bind(setup_error)
         .bind(compliance_policy_id)
         .bind(now())
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound("conditional access integration"));
         }
+        if status == IntegrationStatus::Active {
+            // Every host with an identity is reported from now on.
+            crate::dirty::mark(
+                &mut tx,
+                crate::DirtyKind::Compliance,
+                crate::dirty::Affected::All,
+            )
+            .await?;
+        }
+        self.commit_marked(tx).await?;
         Ok(())
     }
 
@@ -224,41 +235,6 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(())
-    }
-
-    /// Records the identity a host reported (or its absence). A new device id
-    /// or UPN resets what was last reported for the host.
-    pub async fn set_host_entra(
-        &self,
-        host: HostId,
-        identity: Option<&EntraIdentity>,
-    ) -> Result<()> {
-        match identity {
-            None => {
-                sqlx::query("DELETE FROM host_entra WHERE host_id = $1")
-                    .bind(host.0)
-                    .execute(&self.writer)
-                    .await?;
-            }
-            Some(identity) => {
-                sqlx::query(
-                    "INSERT INTO host_entra (host_id, device_id, upn, updated_at) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (host_id) DO UPDATE SET device_id = excluded.device_id, upn = excluded.upn, \
-                     updated_at = excluded.updated_at, \
-                     queued_managed = CASE WHEN host_entra.device_id = excluded.device_id AND host_entra.upn = excluded.upn THEN host_entra.queued_managed END, \
-                     queued_compliant = CASE WHEN host_entra.device_id = excluded.device_id AND host_entra.upn = excluded.upn THEN host_entra.queued_compliant END, \
-                     reported_managed = CASE WHEN host_entra.device_id = excluded.device_id AND host_entra.upn = excluded.upn THEN host_entra.reported_managed END, \
-                     reported_compliant = CASE WHEN host_entra.device_id = excluded.device_id AND host_entra.upn = excluded.upn THEN host_entra.reported_compliant END",
-                )
-                .bind(host.0)
-                .bind(identity.device_id.as_str())
-                .bind(identity.upn.as_str())
-                .bind(now())
-                .execute(&self.writer)
-                .await?;
-            }
-        }
         Ok(())
     }
 
@@ -531,4 +507,39 @@ fn report_from_row(row: &AnyRow) -> Result<ComplianceReport> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
+}
+
+/// Records the identity a host reported (or its absence). A new device id
+/// or UPN resets what was last reported for the host.
+pub(crate) async fn write_host_entra(
+    tx: &mut Tx,
+    host: HostId,
+    identity: Option<&EntraIdentity>,
+) -> Result<()> {
+    match identity {
+        None => {
+            sqlx::query("DELETE FROM host_entra WHERE host_id = $1")
+                .bind(host.0)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Some(identity) => {
+            sqlx::query(
+                "INSERT INTO host_entra (host_id, device_id, upn, updated_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (host_id) DO UPDATE SET device_id = excluded.device_id, upn = excluded.upn, \
+                 updated_at = excluded.updated_at, \
+                 queued_managed = CASE WHEN host_entra.device_id = excluded.device_id AND host_entra.upn = excluded.upn THEN host_entra.queued_managed END, \
+                 queued_compliant = CASE WHEN host_entra.device_id = excluded.device_id AND host_entra.upn = excluded.upn THEN host_entra.queued_compliant END, \
+                 reported_managed = CASE WHEN host_entra.device_id = excluded.device_id AND host_entra.upn = excluded.upn THEN host_entra.reported_managed END, \
+                 reported_compliant = CASE WHEN host_entra.device_id = excluded.device_id AND host_entra.upn = excluded.upn THEN host_entra.reported_compliant END",
+            )
+            .bind(host.0)
+            .bind(identity.device_id.as_str())
+            .bind(identity.upn.as_str())
+            .bind(now())
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
 }

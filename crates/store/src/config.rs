@@ -1,5 +1,6 @@
 //! Org settings (one JSON document) and the audit log.
 
+use crate::dirty::{Affected, DirtyKind};
 use crate::records::{Activity, ActivityRecord, Actor};
 use crate::{Result, Store};
 use flotilla_core::UserId;
@@ -30,7 +31,9 @@ impl Store {
         if let Some(activity) = activity {
             record_activity(&mut tx, &activity).await?;
         }
-        tx.commit().await?;
+        // "No team"'s conditional access switch lives here.
+        crate::dirty::mark(&mut tx, DirtyKind::Compliance, Affected::Team(None)).await?;
+        self.commit_marked(tx).await?;
         Ok(())
     }
 

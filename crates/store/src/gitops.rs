@@ -41,6 +41,8 @@ pub struct PackageFacts {
 /// A profile the server has validated.
 #[derive(Debug, Clone)]
 pub struct DesiredProfile {
+    /// The id the profile gets if it is created (the caller's id rule).
+    pub new_uuid: String,
     pub identifier: String,
     pub name: String,
     pub content: Vec<u8>,
@@ -151,8 +153,15 @@ impl Store {
                 details: json!({"created": created, "updated": updated, "deleted": deleted}),
             };
             record_activity(&mut tx, &activity).await?;
+            // Policies, labels and switches all decide verdicts.
+            crate::dirty::mark(
+                &mut tx,
+                crate::DirtyKind::Compliance,
+                crate::dirty::Affected::All,
+            )
+            .await?;
         }
-        tx.commit().await?;
+        self.commit_marked(tx).await?;
         Ok(outcome)
     }
 
@@ -880,7 +889,7 @@ async fn reconcile_profiles(
                             .await?;
                         (c.uuid.clone(), Action::Update)
                     }
-                    _ => (uuid::Uuid::new_v4().to_string(), Action::Create),
+                    _ => (d.new_uuid.clone(), Action::Create),
                 };
                 let profile = NewProfile {
                     uuid,

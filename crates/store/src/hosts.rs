@@ -1,6 +1,7 @@
 //! Hosts as the admin API sees them: listing, filtering, moving, deleting.
 
 use crate::config::record_activity;
+use crate::dirty::{Affected, DirtyKind};
 use crate::records::{Activity, HostRecord};
 use crate::{flag, opt_flag, Result, Store, StoreError};
 use flotilla_core::{HostId, LabelId, PolicyId, TeamId};
@@ -269,7 +270,8 @@ impl Store {
             .await?;
         }
         record_activity(&mut tx, &activity).await?;
-        tx.commit().await?;
+        crate::dirty::mark(&mut tx, DirtyKind::Compliance, Affected::Hosts(hosts)).await?;
+        self.commit_marked(tx).await?;
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! Labels: built-in, dynamic and manual, and which hosts are in them.
 
 use crate::config::record_activity;
+use crate::dirty::{Affected, DirtyKind};
 use crate::error::conflict_on_unique;
 use crate::records::{Activity, LabelMembership, LabelRecord, LabelSpec, LabelType};
 use crate::{now, Result, Store, StoreError, Tx};
@@ -29,7 +30,8 @@ impl Store {
         let mut tx = self.begin().await?;
         let id = insert_label(&mut tx, spec).await?;
         record_activity(&mut tx, &activity).await?;
-        tx.commit().await?;
+        crate::dirty::mark(&mut tx, DirtyKind::Compliance, Affected::LabelMembers(id)).await?;
+        self.commit_marked(tx).await?;
         self.label(id).await
     }
 
@@ -82,10 +84,13 @@ impl Store {
                 conflict_on_unique(e, || format!("a label named \"{name}\" already exists"))
             })?;
         if let Some(hosts) = hosts {
+            // Label targeting can count a policy for old and new members alike.
+            crate::dirty::mark(&mut tx, DirtyKind::Compliance, Affected::LabelMembers(id)).await?;
             replace_members(&mut tx, id, hosts).await?;
+            crate::dirty::mark(&mut tx, DirtyKind::Compliance, Affected::LabelMembers(id)).await?;
         }
         record_activity(&mut tx, &activity).await?;
-        tx.commit().await?;
+        self.commit_marked(tx).await?;
         self.label(id).await
     }
 
@@ -98,12 +103,13 @@ impl Store {
         }
         let mut tx = self.begin().await?;
         ensure_label_unused(&mut tx, id, &current.name).await?;
+        crate::dirty::mark(&mut tx, DirtyKind::Compliance, Affected::LabelMembers(id)).await?;
         sqlx::query("DELETE FROM labels WHERE id = $1")
             .bind(id.0)
             .execute(&mut *tx)
             .await?;
         record_activity(&mut tx, &activity).await?;
-        tx.commit().await?;
+        self.commit_marked(tx).await?;
         Ok(())
     }
 

@@ -9,6 +9,7 @@
 mod agent;
 mod conditional_access;
 mod config;
+mod dirty;
 mod error;
 mod gitops;
 mod hosts;
@@ -26,6 +27,7 @@ pub use conditional_access::{
     ComplianceFacts, ComplianceReport, EntraIdentity, IntegrationStatus, MsIntegration,
     ReportOutcome,
 };
+pub use dirty::{DirtyClaim, DirtyKind};
 pub use error::StoreError;
 pub use gitops::{DesiredPackage, DesiredProfile, DesiredState, DesiredTeam, PackageFacts};
 pub use hosts::{HostFilter, HostOrder, Page, PolicyResponseFilter};
@@ -61,6 +63,8 @@ pub struct Store {
     /// On PostgreSQL this is the same pool as `pool`.
     writer: AnyPool,
     backend: Backend,
+    /// Wakes this process's dirty-host worker when a change marks hosts.
+    dirty_signal: std::sync::Arc<tokio::sync::Notify>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -109,6 +113,7 @@ impl Store {
             pool,
             writer,
             backend,
+            dirty_signal: Default::default(),
         })
     }
 

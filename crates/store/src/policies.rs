@@ -1,6 +1,7 @@
 //! Policies (global, "No team", per team) and their results per host.
 
 use crate::config::record_activity;
+use crate::dirty::{Affected, DirtyKind};
 use crate::error::conflict_on_unique;
 use crate::records::{
     scope_from_column, scope_to_column, Activity, HostPolicy, PolicyRecord, PolicySpec,
@@ -37,6 +38,15 @@ pub(crate) const POLICY_SELECT_UNCOUNTED: &str = concat!(
      LEFT JOIN software_packages sp ON sp.id = p.install_software_id"
 );
 
+/// The hosts a policy of this scope is checked on.
+fn affected_by_scope(scope: Scope) -> Affected<'static> {
+    match scope {
+        Scope::Global => Affected::All,
+        Scope::NoTeam => Affected::Team(None),
+        Scope::Team(team) => Affected::Team(Some(team)),
+    }
+}
+
 fn duplicate_name(name: &str) -> String {
     format!("a policy named \"{name}\" already exists in this team")
 }
@@ -52,7 +62,8 @@ impl Store {
         let mut tx = self.begin().await?;
         let id = insert_policy(&mut tx, scope, spec, author).await?;
         record_activity(&mut tx, &activity).await?;
-        tx.commit().await?;
+        crate::dirty::mark(&mut tx, DirtyKind::Compliance, affected_by_scope(scope)).await?;
+        self.commit_marked(tx).await?;
         self.policy(id).await
     }
 
@@ -135,7 +146,13 @@ impl Store {
         let drop_results = current.query != spec.query || current.platform != spec.platform;
         update_policy_row(&mut tx, id, spec, drop_results).await?;
         record_activity(&mut tx, &activity).await?;
-        tx.commit().await?;
+        crate::dirty::mark(
+            &mut tx,
+            DirtyKind::Compliance,
+            affected_by_scope(current.scope),
+        )
+        .await?;
+        self.commit_marked(tx).await?;
         self.policy(id).await
     }
 
@@ -144,7 +161,7 @@ impl Store {
         &self,
         scope: Scope,
         ids: &[PolicyId],
-        activity: Activity,
+        activities: &[Activity],
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         for id in ids {
@@ -167,8 +184,11 @@ impl Store {
                 return Err(StoreError::NotFound("policy"));
             }
         }
-        record_activity(&mut tx, &activity).await?;
-        tx.commit().await?;
+        for activity in activities {
+            record_activity(&mut tx, activity).await?;
+        }
+        crate::dirty::mark(&mut tx, DirtyKind::Compliance, affected_by_scope(scope)).await?;
+        self.commit_marked(tx).await?;
         Ok(())
     }
 

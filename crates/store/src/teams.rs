@@ -1,6 +1,7 @@
 //! Teams and enroll secrets.
 
 use crate::config::record_activity;
+use crate::dirty::{Affected, DirtyKind};
 use crate::error::conflict_on_unique;
 use crate::records::{Activity, EnrollSecret, TeamRecord};
 use crate::{now, Result, Store, StoreError, Tx};
@@ -84,16 +85,20 @@ impl Store {
         if let Some(activity) = activity {
             record_activity(&mut tx, &activity).await?;
         }
-        tx.commit().await?;
+        // Its settings decide whether its hosts are reported.
+        crate::dirty::mark(&mut tx, DirtyKind::Compliance, Affected::Team(Some(id))).await?;
+        self.commit_marked(tx).await?;
         self.team(id).await
     }
 
     /// Deletes a team with its policies, profiles and packages; its hosts move to "No team".
     pub async fn delete_team(&self, id: TeamId, activity: Activity) -> Result<()> {
         let mut tx = self.begin().await?;
+        // Marked before they move: afterwards they are "No team"'s.
+        crate::dirty::mark(&mut tx, DirtyKind::Compliance, Affected::Team(Some(id))).await?;
         delete_team_rows(&mut tx, id).await?;
         record_activity(&mut tx, &activity).await?;
-        tx.commit().await?;
+        self.commit_marked(tx).await?;
         Ok(())
     }
 

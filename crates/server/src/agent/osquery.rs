@@ -14,7 +14,7 @@ use flotilla_core::query_name::QueryName;
 use flotilla_core::schedule::due_queries;
 use flotilla_core::targeting::label_scope_applies;
 use flotilla_core::{LabelOutcome, PlatformSet, PolicyResponse, QueryOutcome};
-use flotilla_store::{AgentKind, AgentWrite, EntraIdentity};
+use flotilla_store::{AgentKind, AgentWrite};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
@@ -266,27 +266,6 @@ pub async fn distributed_write(
     let host = authenticate(&state, AgentKind::Osquery, &body.node_key).await?;
     let write = interpret_write(&body);
     state.store.apply_agent_write(host.id, &write).await?;
-    if let Some(identity) = write
-        .vitals
-        .as_ref()
-        .and_then(|v| v.entra_identity.as_ref())
-    {
-        let identity = identity.as_ref().map(|r| EntraIdentity {
-            device_id: r.device_id.clone(),
-            upn: r.user_principal_name.clone(),
-        });
-        state
-            .store
-            .set_host_entra(host.id, identity.as_ref())
-            .await?;
-    }
-    // The verdict follows the results at once; a failure here must not make
-    // the agent send its results again.
-    if write.details_answered || write.policies_answered {
-        if let Err(err) = conditional_access::evaluate(&state, host.id).await {
-            tracing::warn!(host = %host.id, error = %err, "could not evaluate compliance");
-        }
-    }
     Ok(Json(json!({})))
 }
 

@@ -3,149 +3,14 @@
 use super::PageParams;
 use crate::auth::Session;
 use crate::error::{ApiResult, JsonBody, QueryParams};
+use crate::service::{activities as audit, config};
 use crate::{views, AppState};
 use axum::extract::State;
 use axum::Json;
-use flotilla_core::ValidationErrors;
 use serde_json::{json, Map, Value};
 
-/// Top-level settings keys `PATCH /config` takes.
-const SETTINGS_KEYS: &[&str] = &[
-    "org_info",
-    "server_settings",
-    "integrations",
-    "agent_options",
-];
-const ORG_INFO_KEYS: &[&str] = &[
-    "org_name",
-    "org_logo_url",
-    "org_logo_url_light_background",
-    "contact_url",
-];
-
-/// A server URL must be absolute http(s) so agents and Microsoft can reach it.
-pub fn check_server_url(url: &str) -> Result<(), String> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| "server URL must start with https:// or http://".to_string())?;
-    if rest.is_empty() || rest.starts_with('/') || rest.contains(char::is_whitespace) {
-        return Err("server URL must name a host".into());
-    }
-    Ok(())
-}
-
 pub async fn get(State(state): State<AppState>, session: Session) -> ApiResult<Json<Value>> {
-    let config = state.store.app_config().await?.unwrap_or_else(|| json!({}));
-    let mut config = config;
-    if let Some(object) = config.as_object_mut() {
-        // Only admins and maintainers see how agents are configured.
-        if !session
-            .principal
-            .can_write(flotilla_core::access::Scope::Global)
-        {
-            object.remove("agent_options");
-        }
-        object.insert(
-            "conditional_access".into(),
-            super::conditional_access::config_block(&state).await?,
-        );
-    }
-    Ok(Json(config))
-}
-
-fn validate_patch(patch: &Map<String, Value>) -> Result<(), ValidationErrors> {
-    let mut errors = ValidationErrors::default();
-    for (key, value) in patch {
-        if !SETTINGS_KEYS.contains(&key.as_str()) {
-            errors.add(
-                key,
-                format!(
-                    "unknown setting; valid settings are {}",
-                    SETTINGS_KEYS.join(", ")
-                ),
-            );
-            continue;
-        }
-        if !value.is_object() {
-            errors.add(key, "must be an object");
-        }
-    }
-    if let Some(Value::Object(org)) = patch.get("org_info") {
-        for (key, value) in org {
-            if !ORG_INFO_KEYS.contains(&key.as_str()) {
-                errors.add(&format!("org_info.{key}"), "unknown setting");
-            } else if !value.is_string() {
-                errors.add(&format!("org_info.{key}"), "must be a string");
-            }
-        }
-        if org
-            .get("org_name")
-            .and_then(Value::as_str)
-            .is_some_and(|n| n.trim().is_empty())
-        {
-            errors.add("org_info.org_name", "organization name must not be empty");
-        }
-    }
-    if let Some(url) = patch
-        .get("server_settings")
-        .and_then(|s| s.get("server_url"))
-    {
-        match url.as_str() {
-            Some(url) => {
-                if let Err(reason) = check_server_url(url) {
-                    errors.add("server_settings.server_url", reason);
-                }
-            }
-            None => errors.add("server_settings.server_url", "must be a string"),
-        }
-    }
-    if let Some(config) = patch.get("agent_options").and_then(|o| o.get("config")) {
-        if !config.is_object() {
-            errors.add(
-                "agent_options.config",
-                "must be an object of osquery options",
-            );
-        }
-    }
-    if let Some(Value::Object(integrations)) = patch.get("integrations") {
-        check_integrations(integrations, &mut errors);
-    }
-    errors.into_result()
-}
-
-/// Integration switches are booleans; the error names the key.
-pub fn check_integrations(integrations: &Map<String, Value>, errors: &mut ValidationErrors) {
-    if let Some(value) = integrations.get("conditional_access_enabled") {
-        if !value.is_boolean() {
-            errors.add(
-                "integrations.conditional_access_enabled",
-                "must be true or false",
-            );
-        }
-    }
-}
-
-/// Objects merge key by key; anything else replaces. `agent_options` is
-/// replaced whole, as in Fleet.
-fn merge(target: &mut Value, patch: &Value) {
-    match (target, patch) {
-        (Value::Object(target), Value::Object(patch)) => {
-            for (key, value) in patch {
-                match target.get_mut(key) {
-                    Some(existing)
-                        if existing.is_object() && value.is_object() && key != "agent_options" =>
-                    {
-                        merge(existing, value)
-                    }
-                    _ => {
-                        target.insert(key.clone(), value.clone());
-                    }
-                }
-            }
-        }
-        (target, patch) => *target = patch.clone(),
-    }
+    Ok(Json(config::get(&state, &session.caller()).await?))
 }
 
 pub async fn modify(
@@ -153,15 +18,9 @@ pub async fn modify(
     session: Session,
     JsonBody(patch): JsonBody<Map<String, Value>>,
 ) -> ApiResult<Json<Value>> {
-    session.require_global_admin()?;
-    validate_patch(&patch)?;
-    let mut config = state.store.app_config().await?.unwrap_or_else(|| json!({}));
-    merge(&mut config, &Value::Object(patch));
-    let activity = session.activity("edited_org_settings", json!({}));
-    state.store.save_app_config(&config, Some(activity)).await?;
-    // "No team"'s conditional access switch lives here.
-    crate::conditional_access::reevaluate_all(&state);
-    Ok(Json(config))
+    Ok(Json(
+        config::modify(&state, &session.caller(), patch).await?,
+    ))
 }
 
 pub async fn activities(
@@ -169,9 +28,7 @@ pub async fn activities(
     session: Session,
     QueryParams(page): QueryParams<PageParams>,
 ) -> ApiResult<Json<Value>> {
-    // The audit log spans every team: global users only.
-    crate::auth::allow(session.principal.global_role.is_some())?;
-    let records = state.store.activities(page.page(), page.per_page()).await?;
+    let records = audit::list(&state, &session.caller(), page.page(), page.per_page()).await?;
     let activities: Vec<Value> = records
         .iter()
         .map(|a| {
@@ -186,39 +43,4 @@ pub async fn activities(
         })
         .collect();
     Ok(Json(json!({ "activities": activities })))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn patches_merge_objects_and_replace_agent_options() {
-        let mut config = json!({"org_info": {"org_name": "A", "org_logo_url": "x"}, "agent_options": {"config": {"a": 1}, "overrides": {}}});
-        merge(
-            &mut config,
-            &json!({"org_info": {"org_name": "B"}, "agent_options": {"config": {"b": 2}}}),
-        );
-        assert_eq!(
-            config["org_info"],
-            json!({"org_name": "B", "org_logo_url": "x"})
-        );
-        assert_eq!(config["agent_options"], json!({"config": {"b": 2}}));
-    }
-
-    #[test]
-    fn unknown_and_mistyped_settings_are_named() {
-        let patch = json!({"org_inf": {}, "server_settings": {"server_url": "ftp://x"}});
-        let errors = validate_patch(patch.as_object().unwrap()).unwrap_err();
-        let names: Vec<&str> = errors.0.iter().map(|e| e.name.as_str()).collect();
-        assert_eq!(names, ["org_inf", "server_settings.server_url"]);
-    }
-
-    #[test]
-    fn server_urls_must_be_absolute() {
-        assert!(check_server_url("https://flotilla.example.com").is_ok());
-        assert!(check_server_url("http://127.0.0.1:8080").is_ok());
-        assert!(check_server_url("flotilla.example.com").is_err());
-        assert!(check_server_url("https://").is_err());
-    }
 }

@@ -3,10 +3,10 @@
 use super::PageParams;
 use crate::auth::Session;
 use crate::error::{ApiError, ApiResult, JsonBody, PathParam, QueryParams};
+use crate::service::hosts::{self, HostDetails};
 use crate::{views, AppState};
 use axum::extract::State;
 use axum::Json;
-use flotilla_core::access::Scope;
 use flotilla_core::{HostId, LabelId, PolicyId, TeamId};
 use flotilla_store::{HostFilter, HostOrder, HostRecord, Page, PolicyResponseFilter};
 use serde::Deserialize;
@@ -22,12 +22,9 @@ pub struct ListParams {
     query: Option<String>,
 }
 
-fn filter_for(session: &Session, params: &ListParams) -> ApiResult<HostFilter> {
+fn filter_for(params: &ListParams) -> ApiResult<HostFilter> {
     // Fleet's team_id=0 means "No team".
     let team = params.team_id.map(|id| (id != 0).then_some(TeamId(id)));
-    if let Some(team) = team {
-        session.require_read(Scope::of_team(team))?;
-    }
     let response = match params.policy_response.as_deref() {
         None | Some("") => None,
         Some("passing") => Some(PolicyResponseFilter::Passing),
@@ -46,7 +43,6 @@ fn filter_for(session: &Session, params: &ListParams) -> ApiResult<HostFilter> {
         ));
     }
     Ok(HostFilter {
-        visible_teams: session.principal.visible_teams(),
         team,
         label: params.label_id.map(LabelId),
         policy: params.policy_id.map(|p| (PolicyId(p), response)),
@@ -97,8 +93,8 @@ pub async fn list(
     QueryParams(params): QueryParams<ListParams>,
     QueryParams(page): QueryParams<PageParams>,
 ) -> ApiResult<Json<Value>> {
-    let filter = filter_for(&session, &params)?;
-    let hosts = state.store.list_hosts(&filter, page_of(&page)?).await?;
+    let filter = filter_for(&params)?;
+    let hosts = hosts::list(&state, &session.caller(), filter, page_of(&page)?).await?;
     Ok(Json(host_list(&hosts)))
 }
 
@@ -107,39 +103,24 @@ pub async fn count(
     session: Session,
     QueryParams(params): QueryParams<ListParams>,
 ) -> ApiResult<Json<Value>> {
-    let filter = filter_for(&session, &params)?;
-    Ok(Json(
-        json!({ "count": state.store.count_hosts(&filter).await? }),
-    ))
+    let filter = filter_for(&params)?;
+    let count = hosts::count(&state, &session.caller(), filter).await?;
+    Ok(Json(json!({ "count": count })))
 }
 
-fn readable_host(session: &Session, host: HostRecord) -> ApiResult<HostRecord> {
-    if session.principal.can_read(Scope::of_team(host.team_id)) {
-        Ok(host)
-    } else {
-        // Don't tell an outsider that the host exists.
-        Err(ApiError::NotFound("host".into()))
-    }
-}
-
-async fn host_details(state: &AppState, host: &HostRecord) -> ApiResult<Value> {
-    let labels = state.store.host_labels(host.id).await?;
-    let policies = state
-        .store
-        .host_policies(host.id, host.team_id, &host.platform)
-        .await?;
-    let mut body = views::host(host, flotilla_store::now());
+fn details_json(details: &HostDetails) -> Value {
+    let mut body = views::host(&details.host, flotilla_store::now());
     if let Some(object) = body.as_object_mut() {
         object.insert(
             "labels".into(),
-            labels.iter().map(views::host_label).collect(),
+            details.labels.iter().map(views::host_label).collect(),
         );
         object.insert(
             "policies".into(),
-            policies.iter().map(views::host_policy).collect(),
+            details.policies.iter().map(views::host_policy).collect(),
         );
     }
-    Ok(json!({ "host": body }))
+    json!({ "host": body })
 }
 
 pub async fn get(
@@ -147,9 +128,8 @@ pub async fn get(
     session: Session,
     PathParam(id): PathParam<i64>,
 ) -> ApiResult<Json<Value>> {
-    let host = state.store.host(HostId(id)).await?;
-    let host = readable_host(&session, host)?;
-    Ok(Json(host_details(&state, &host).await?))
+    let details = hosts::details(&state, &session.caller(), HostId(id)).await?;
+    Ok(Json(details_json(&details)))
 }
 
 pub async fn get_by_identifier(
@@ -157,9 +137,8 @@ pub async fn get_by_identifier(
     session: Session,
     PathParam(identifier): PathParam<String>,
 ) -> ApiResult<Json<Value>> {
-    let host = state.store.host_by_identifier(&identifier).await?;
-    let host = readable_host(&session, host)?;
-    Ok(Json(host_details(&state, &host).await?))
+    let details = hosts::details_by_identifier(&state, &session.caller(), &identifier).await?;
+    Ok(Json(details_json(&details)))
 }
 
 pub async fn delete(
@@ -167,13 +146,7 @@ pub async fn delete(
     session: Session,
     PathParam(id): PathParam<i64>,
 ) -> ApiResult<Json<Value>> {
-    let host = readable_host(&session, state.store.host(HostId(id)).await?)?;
-    session.require_write(Scope::of_team(host.team_id))?;
-    let activity = session.activity(
-        "deleted_host",
-        json!({ "host_id": id, "host_display_name": host.hostname }),
-    );
-    state.store.delete_host(host.id, activity).await?;
+    hosts::delete(&state, &session.caller(), HostId(id)).await?;
     Ok(Json(json!({})))
 }
 
@@ -182,8 +155,7 @@ pub async fn refetch(
     session: Session,
     PathParam(id): PathParam<i64>,
 ) -> ApiResult<Json<Value>> {
-    let host = readable_host(&session, state.store.host(HostId(id)).await?)?;
-    state.store.request_refetch(host.id).await?;
+    hosts::refetch(&state, &session.caller(), HostId(id)).await?;
     Ok(Json(json!({})))
 }
 
@@ -193,31 +165,14 @@ pub struct TransferBody {
     hosts: Vec<i64>,
 }
 
-/// Moves hosts to a team (`team_id` null or 0: "No team"). The caller must be
-/// able to change both the hosts' current teams and the destination.
+/// Moves hosts to a team (`team_id` null or 0: "No team").
 pub async fn transfer(
     State(state): State<AppState>,
     session: Session,
     JsonBody(body): JsonBody<TransferBody>,
 ) -> ApiResult<Json<Value>> {
     let destination = body.team_id.filter(|id| *id != 0).map(TeamId);
-    session.require_write(Scope::of_team(destination))?;
-    if let Some(team) = destination {
-        state.store.team(team).await?;
-    }
-    let mut ids = Vec::with_capacity(body.hosts.len());
-    for id in &body.hosts {
-        let host = state.store.host(HostId(*id)).await?;
-        session.require_write(Scope::of_team(host.team_id))?;
-        ids.push(host.id);
-    }
-    let activity = session.activity(
-        "transferred_hosts",
-        json!({ "team_id": destination.map(|t| t.0), "host_ids": body.hosts }),
-    );
-    state
-        .store
-        .transfer_hosts(&ids, destination, activity)
-        .await?;
+    let ids: Vec<HostId> = body.hosts.iter().copied().map(HostId).collect();
+    hosts::transfer(&state, &session.caller(), destination, &ids).await?;
     Ok(Json(json!({})))
 }

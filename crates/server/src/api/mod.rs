@@ -1,15 +1,15 @@
 //! The admin REST API, Fleet-compatible, served under `/api/v1/fleet` and `/api/latest/fleet`.
 
-pub(crate) mod conditional_access;
+mod conditional_access;
 mod config;
 mod gitops;
 mod hosts;
 mod labels;
-pub(crate) mod policies;
-pub(crate) mod profiles;
+mod policies;
+mod profiles;
 mod queries;
-pub(crate) mod session;
-pub(crate) mod software;
+mod session;
+mod software;
 mod teams;
 mod users;
 
@@ -17,8 +17,6 @@ use crate::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
-use flotilla_core::access::Scope;
-use flotilla_core::TeamId;
 
 /// Admin requests are small JSON documents and keep axum's default limit
 /// (2 MiB). Installers are large; an upload is held in memory while it is hashed and read.
@@ -176,63 +174,4 @@ impl PageParams {
 #[derive(Debug, serde::Deserialize, Default)]
 pub struct TeamParams {
     pub team_id: Option<i64>,
-}
-
-/// The scope of a `team_id` parameter: absent or 0 is "No team"; any other
-/// id must be a team.
-async fn team_scope(
-    state: &AppState,
-    team_id: Option<i64>,
-) -> Result<Scope, crate::error::ApiError> {
-    match team_id.filter(|id| *id != 0) {
-        None => Ok(Scope::NoTeam),
-        Some(id) => {
-            state.store.team(TeamId(id)).await?;
-            Ok(Scope::Team(TeamId(id)))
-        }
-    }
-}
-
-/// One field of a multipart upload.
-pub struct FormField {
-    pub name: String,
-    pub file_name: String,
-    pub bytes: axum::body::Bytes,
-}
-
-/// Reads every field of a multipart upload (within the admin body limit).
-pub(crate) async fn form_fields(
-    mut multipart: axum::extract::Multipart,
-) -> Result<Vec<FormField>, crate::error::ApiError> {
-    use crate::error::ApiError;
-    let mut fields = Vec::new();
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| ApiError::BadRequest(format!("malformed multipart body: {e}")))?
-    {
-        let name = field.name().unwrap_or_default().to_string();
-        let file_name = field.file_name().unwrap_or_default().to_string();
-        let bytes = field
-            .bytes()
-            .await
-            .map_err(|e| ApiError::BadRequest(format!("could not read field {name}: {e}")))?;
-        fields.push(FormField {
-            name,
-            file_name,
-            bytes,
-        });
-    }
-    Ok(fields)
-}
-
-/// Team names by id, for views that show them.
-async fn team_names(state: &AppState) -> Result<Vec<(i64, String)>, crate::error::ApiError> {
-    Ok(state
-        .store
-        .teams()
-        .await?
-        .into_iter()
-        .map(|t| (t.id.0, t.name))
-        .collect())
 }

@@ -1,17 +1,18 @@
 //! Configuration profiles (`/configuration_profiles`): upload a .mobileconfig
 //! for a team, target it with labels, list, download, delete.
 
-use super::{form_fields, team_scope, FormField, TeamParams};
+use super::TeamParams;
 use crate::auth::Session;
 use crate::error::{ApiError, ApiResult, PathParam, QueryParams};
+use crate::multipart::{form_fields, FormField};
+use crate::service::{profiles, teams};
 use crate::{views, AppState};
 use axum::extract::{Multipart, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use flotilla_core::access::Scope;
-use flotilla_core::profile::validate_mobileconfig;
-use flotilla_store::{LabelTarget, NewProfile, ProfileRecord};
+use flotilla_store::{LabelTarget, ProfileRecord};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -89,69 +90,22 @@ async fn read_form(multipart: Multipart) -> ApiResult<UploadForm> {
     Ok(form)
 }
 
-/// Validates and stores a profile for a scope, targeted by label names.
-pub(crate) async fn add_profile(
-    state: &AppState,
-    actor: flotilla_store::Actor,
-    scope: Scope,
-    file_name: &str,
-    content: Vec<u8>,
-    labels: &[(String, LabelTarget)],
-) -> ApiResult<flotilla_store::ProfileRecord> {
-    let summary = validate_mobileconfig(&content)?;
-    let modes: std::collections::HashSet<_> = labels.iter().map(|(_, t)| *t).collect();
-    if modes.len() > 1 {
-        return Err(ApiError::invalid(
-            "labels",
-            "use only one of labels_include_all, labels_include_any, labels_exclude_any",
-        ));
-    }
-    let known = state.store.labels().await?;
-    let mut targets = Vec::new();
-    for (name, target) in labels {
-        let label = known.iter().find(|l| &l.name == name).ok_or_else(|| {
-            ApiError::invalid(
-                &format!("labels_{}", target.as_str()),
-                format!("label \"{name}\" does not exist"),
-            )
-        })?;
-        targets.push((label.id, *target));
-    }
-    let checksum: String = crate::secrets::sha256_hex(&content);
-    let profile = NewProfile {
-        uuid: format!("a{}", uuid::Uuid::new_v4()),
-        scope,
-        identifier: summary.identifier,
-        name: summary.name,
-        content,
-        checksum,
-        labels: targets,
-    };
-    let activity = flotilla_store::Activity {
-        actor,
-        activity_type: "created_macos_profile",
-        details: json!({"profile_name": profile.name, "profile_identifier": profile.identifier, "file_name": file_name}),
-    };
-    Ok(state.store.create_profile(&profile, activity).await?)
-}
-
 pub async fn upload(
     State(state): State<AppState>,
     session: Session,
     multipart: Multipart,
 ) -> ApiResult<Json<Value>> {
     let form = read_form(multipart).await?;
-    let scope = team_scope(&state, form.team_id).await?;
-    session.require_write(scope)?;
+    let scope = teams::scope_of(&state, form.team_id).await?;
     let Some((file_name, content)) = form.profile else {
         return Err(ApiError::invalid(
             "profile",
             "attach the .mobileconfig file as \"profile\"",
         ));
     };
-    let created = add_profile(
+    let created = profiles::add(
         &state,
-        session.actor(),
+        &session.caller(),
         scope,
         &file_name,
         content,
@@ -166,11 +120,10 @@ pub async fn list(
     session: Session,
     QueryParams(params): QueryParams<TeamParams>,
 ) -> ApiResult<Json<Value>> {
-    let scope = team_scope(&state, params.team_id).await?;
-    session.require_read(scope)?;
-    let profiles = state.store.profiles(scope).await?;
+    let scope = teams::scope_of(&state, params.team_id).await?;
+    let list = profiles::list(&state, &session.caller(), scope).await?;
     Ok(Json(json!({
-        "profiles": profiles.iter().map(view).collect::<Vec<_>>(),
+        "profiles": list.iter().map(view).collect::<Vec<_>>(),
         "meta": {"has_next_results": false, "has_previous_results": false},
     })))
 }
@@ -187,10 +140,8 @@ pub async fn get(
     PathParam(uuid): PathParam<String>,
     QueryParams(params): QueryParams<GetParams>,
 ) -> ApiResult<Response> {
-    let profile = state.store.profile(&uuid).await?;
-    session.require_read(profile.scope)?;
     if params.alt.as_deref() == Some("media") {
-        let content = state.store.profile_content(&uuid).await?;
+        let (profile, content) = profiles::content(&state, &session.caller(), &uuid).await?;
         let disposition = format!(
             "attachment; filename=\"{}.mobileconfig\"",
             profile.name.replace('"', "")
@@ -207,6 +158,7 @@ pub async fn get(
         )
             .into_response());
     }
+    let profile = profiles::get(&state, &session.caller(), &uuid).await?;
     Ok(Json(view(&profile)).into_response())
 }
 
@@ -215,12 +167,6 @@ pub async fn delete(
     session: Session,
     PathParam(uuid): PathParam<String>,
 ) -> ApiResult<Json<Value>> {
-    let profile = state.store.profile(&uuid).await?;
-    session.require_write(profile.scope)?;
-    let activity = session.activity(
-        "deleted_macos_profile",
-        json!({"profile_name": profile.name, "profile_identifier": profile.identifier}),
-    );
-    state.store.delete_profile(&uuid, activity).await?;
+    profiles::delete(&state, &session.caller(), &uuid).await?;
     Ok(Json(json!({})))
 }

@@ -1,9 +1,10 @@
 //! Saved queries (`GET /queries`): global ones, or a team's with `?team_id=`.
 //! GitOps files are how they are written.
 
-use super::{team_scope, TeamParams};
+use super::TeamParams;
 use crate::auth::Session;
 use crate::error::{ApiResult, QueryParams};
+use crate::service::{queries, teams};
 use crate::{views, AppState};
 use axum::extract::State;
 use axum::Json;
@@ -37,10 +38,9 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     let scope = match params.team_id {
         None => Scope::Global,
-        Some(id) => team_scope(&state, Some(id)).await?,
+        Some(id) => teams::scope_of(&state, Some(id)).await?,
     };
-    session.require_read(scope)?;
-    let queries = state.store.saved_queries(scope).await?;
+    let queries = queries::list(&state, &session.caller(), scope).await?;
     Ok(Json(json!({
         "queries": queries.iter().map(query_view).collect::<Vec<_>>(),
     })))

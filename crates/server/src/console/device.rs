@@ -2,8 +2,9 @@
 //! and the pages Microsoft links to from Company Portal.
 
 use super::{bare_page, redirect, PageError, PageResult};
-use crate::device::host_for_token;
-use crate::error::{ApiError, PathParam};
+use crate::error::PathParam;
+use crate::service::device::{self, MyDevice};
+use crate::service::ServiceError;
 use crate::AppState;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::response::IntoResponse;
@@ -12,6 +13,12 @@ use flotilla_store::HostPolicy;
 use maud::html;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+
+fn expired() -> PageError {
+    PageError::NotFound(
+        "This My device link has expired. Open it again from the Fleet Desktop menu.".into(),
+    )
+}
 
 fn response_order(policy: &HostPolicy) -> u8 {
     match policy.response {
@@ -27,31 +34,21 @@ pub async fn my_device(
     PathParam(token): PathParam<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> PageResult {
-    let host = match host_for_token(&state, addr, &token).await {
-        Ok(host) => host,
-        Err(ApiError::Unauthenticated) => {
-            return Err(PageError::NotFound(
-                "This My device link has expired. Open it again from the Fleet Desktop menu."
-                    .into(),
-            ))
-        }
+    let MyDevice {
+        host,
+        mut policies,
+        last_report,
+        ..
+    } = match device::my_device(&state, addr.ip(), &token).await {
+        Ok(device) => device,
+        Err(ServiceError::Unauthenticated) => return Err(expired()),
         Err(err) => return Err(err.into()),
     };
-    let mut policies = state
-        .store
-        .host_policies(host.id, host.team_id, &host.platform)
-        .await?;
     policies.sort_by_key(response_order);
     let failing = policies
         .iter()
         .filter(|p| p.response == PolicyResponse::Fail)
         .count();
-    let last_report = state
-        .store
-        .compliance_reports(host.id, 1)
-        .await?
-        .into_iter()
-        .next();
     let name = if host.computer_name.is_empty() {
         &host.hostname
     } else {
@@ -128,12 +125,11 @@ pub async fn refetch(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     PathParam(token): PathParam<String>,
 ) -> PageResult {
-    let host = host_for_token(&state, addr, &token).await.map_err(|_| {
-        PageError::NotFound(
-            "This My device link has expired. Open it again from the Fleet Desktop menu.".into(),
-        )
-    })?;
-    state.store.request_refetch(host.id).await?;
+    match device::refetch(&state, addr.ip(), &token).await {
+        Ok(()) => {}
+        Err(ServiceError::Unauthenticated) => return Err(expired()),
+        Err(err) => return Err(err.into()),
+    }
     Ok(redirect(&format!("/device/{token}?refetching=1")))
 }
 

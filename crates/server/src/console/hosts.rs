@@ -1,8 +1,10 @@
 //! Hosts: the paginated list with search and filters, and one host's page.
 
 use super::device::status_cell;
-use super::{csrf_field, page, redirect, time, visible_teams, Form, PageError, PageResult, Viewer};
+use super::{csrf_field, page, redirect, time, visible_teams, Form, PageResult, Viewer};
 use crate::error::PathParam;
+use crate::service::hosts::{self, HostDetails};
+use crate::service::labels;
 use crate::AppState;
 use axum::extract::{Query, State};
 use flotilla_core::access::Scope;
@@ -35,7 +37,6 @@ pub async fn list(
         id => id.parse().ok().map(|id| Some(TeamId(id))),
     };
     let filter = HostFilter {
-        visible_teams: viewer.principal.visible_teams(),
         team,
         label: get("label_id").parse().ok().map(LabelId),
         query: Some(get("query").to_string()).filter(|s| !s.is_empty()),
@@ -47,23 +48,18 @@ pub async fn list(
         },
         ..HostFilter::default()
     };
-    let total = state.store.count_hosts(&filter).await?;
-    let hosts = state
-        .store
-        .list_hosts(
-            &filter,
-            Page {
-                page: page_number,
-                per_page: PER_PAGE,
-                order: HostOrder::Hostname,
-                descending: false,
-            },
-        )
-        .await?;
-    let ids: Vec<HostId> = hosts.iter().map(|h| h.id).collect();
-    let reports = state.store.latest_compliance_reports(&ids).await?;
+    let caller = viewer.caller();
+    let total = hosts::count(&state, &caller, filter.clone()).await?;
+    let page_of_hosts = Page {
+        page: page_number,
+        per_page: PER_PAGE,
+        order: HostOrder::Hostname,
+        descending: false,
+    };
+    let hosts = hosts::list(&state, &caller, filter.clone(), page_of_hosts).await?;
+    let reports = hosts::latest_reports(&state, &hosts).await?;
     let teams = visible_teams(&state, &viewer).await?;
-    let labels = state.store.labels().await?;
+    let labels = labels::list(&state, &caller).await?;
     let now = flotilla_store::now();
     let link = |page: i64| {
         let mut params: Vec<String> = q
@@ -160,18 +156,14 @@ pub async fn show(
     viewer: Viewer,
     PathParam(id): PathParam<i64>,
 ) -> PageResult {
-    let host = state.store.host(HostId(id)).await?;
+    let caller = viewer.caller();
+    let HostDetails {
+        host,
+        labels,
+        policies,
+    } = hosts::details(&state, &caller, HostId(id)).await?;
     let scope = Scope::of_team(host.team_id);
-    if !viewer.principal.can_read(scope) {
-        return Err(PageError::NotFound("host".into()));
-    }
-    let labels = state.store.host_labels(host.id).await?;
-    let policies = state
-        .store
-        .host_policies(host.id, host.team_id, &host.platform)
-        .await?;
-    let facts = state.store.compliance_facts(host.id).await?;
-    let reports = state.store.compliance_reports(host.id, 20).await?;
+    let (facts, reports) = hosts::compliance(&state, &caller, host.id, 20).await?;
     let name = if host.computer_name.is_empty() {
         host.hostname.clone()
     } else {
@@ -234,12 +226,6 @@ pub async fn refetch(
     form: Form,
 ) -> PageResult {
     viewer.check_csrf(&form)?;
-    let host = state.store.host(HostId(id)).await?;
-    if !viewer.can_write(Scope::of_team(host.team_id)) {
-        return Err(PageError::Forbidden(
-            "Your role doesn't allow refetching this host.".into(),
-        ));
-    }
-    state.store.request_refetch(host.id).await?;
+    hosts::refetch(&state, &viewer.caller(), HostId(id)).await?;
     Ok(redirect(&format!("/hosts/{id}")))
 }

@@ -4,16 +4,16 @@ use super::{
     csrf_field, errors_by_field, field_error, page, redirect, Form, PageError, PageResult, Viewer,
 };
 use crate::error::PathParam;
+use crate::service::labels::{self, LabelChange, Members, NewLabel};
+use crate::service::ServiceError;
 use crate::AppState;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use flotilla_core::access::Scope;
-use flotilla_core::validation::{validate_label, LabelDraft};
 use flotilla_core::LabelId;
-use flotilla_store::{LabelMembership, LabelSpec, LabelType};
+use flotilla_store::{LabelMembership, LabelRecord, LabelType};
 use maud::html;
-use serde_json::json;
 use std::collections::HashMap;
 
 pub async fn list(State(state): State<AppState>, viewer: Viewer) -> PageResult {
@@ -26,7 +26,7 @@ async fn render_list(
     viewer: &Viewer,
     problems: &HashMap<String, String>,
 ) -> PageResult {
-    let labels = state.store.labels().await?;
+    let labels = labels::list(state, &viewer.caller()).await?;
     let writable = viewer.can_write(Scope::Global);
     let content = html! {
         h1 { "Labels" }
@@ -66,28 +66,32 @@ async fn render_list(
     Ok((status, page(viewer, "Labels", "/labels", content)).into_response())
 }
 
-async fn editable(
-    state: &AppState,
-    viewer: &Viewer,
-    id: i64,
-) -> Result<flotilla_store::LabelRecord, PageError> {
-    if !viewer.can_write(Scope::Global) {
-        return Err(PageError::Forbidden(
-            "Your role doesn't allow changing labels.".into(),
-        ));
+async fn editable(state: &AppState, viewer: &Viewer, id: i64) -> Result<LabelRecord, PageError> {
+    Ok(labels::editable(state, &viewer.caller(), LabelId(id)).await?)
+}
+
+/// A refused change, shown next to its field; anything else is an error page.
+fn field_problems(field: &str, err: ServiceError) -> Result<HashMap<String, String>, PageError> {
+    match err {
+        ServiceError::Invalid(errors) => Ok(errors_by_field(&errors)),
+        ServiceError::Conflict(reason) => Ok(HashMap::from([(field.to_string(), reason)])),
+        other => Err(other.into()),
     }
-    let label = state.store.label(LabelId(id)).await?;
-    if label.label_type == LabelType::Builtin {
-        return Err(PageError::Problem(
-            "Built-in labels can't be changed.".into(),
-        ));
-    }
-    Ok(label)
+}
+
+/// The host identifiers of a manual label's textarea, one per line.
+fn host_lines(form: &Form) -> Vec<String> {
+    form.get("hosts")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn edit_form(
     viewer: &Viewer,
-    label: &flotilla_store::LabelRecord,
+    label: &LabelRecord,
     form: &Form,
     errors: &HashMap<String, String>,
 ) -> maud::Markup {
@@ -128,25 +132,8 @@ pub async fn edit_page(
     let label = editable(&state, &viewer, id).await?;
     let mut form = Form(HashMap::new());
     if label.membership == LabelMembership::Manual {
-        let filter = flotilla_store::HostFilter {
-            label: Some(label.id),
-            ..Default::default()
-        };
-        let page_all = flotilla_store::Page {
-            page: 0,
-            per_page: 10_000,
-            order: flotilla_store::HostOrder::Hostname,
-            descending: false,
-        };
-        let hosts = state.store.list_hosts(&filter, page_all).await?;
-        form.0.insert(
-            "hosts".into(),
-            hosts
-                .iter()
-                .map(|h| h.hostname.clone())
-                .collect::<Vec<_>>()
-                .join("\n"),
-        );
+        let names = labels::member_names(&state, &viewer.caller(), label.id).await?;
+        form.0.insert("hosts".into(), names.join("\n"));
     }
     Ok(page(
         &viewer,
@@ -173,51 +160,17 @@ pub async fn update(
         );
         Ok((StatusCode::UNPROCESSABLE_ENTITY, body).into_response())
     };
-    let name = form.get("name").trim();
-    if name.is_empty() {
-        return fail(HashMap::from([(
-            "name".to_string(),
-            "label name must not be empty".to_string(),
-        )]));
-    }
-    let hosts = if label.membership == LabelMembership::Manual {
-        let identifiers: Vec<String> = form
-            .get("hosts")
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_string)
-            .collect();
-        match state.store.resolve_hosts(&identifiers).await {
-            Ok(hosts) => Some(hosts),
-            Err(flotilla_store::StoreError::Conflict(reason)) => {
-                return fail(HashMap::from([("hosts".to_string(), reason)]))
-            }
-            Err(err) => return Err(err.into()),
-        }
-    } else {
-        None
+    let change = LabelChange {
+        name: Some(form.get("name").to_string()),
+        description: Some(form.get("description").to_string()),
+        members: (label.membership == LabelMembership::Manual).then(|| Members {
+            identifiers: host_lines(&form),
+            ..Members::default()
+        }),
     };
-    let activity = viewer.activity(
-        "edited_label",
-        json!({ "label_id": id, "label_name": name }),
-    );
-    match state
-        .store
-        .update_label(
-            label.id,
-            name,
-            form.get("description").trim(),
-            hosts.as_deref(),
-            activity,
-        )
-        .await
-    {
+    match labels::modify(&state, &viewer.caller(), label.id, change).await {
         Ok(_) => Ok(redirect("/labels")),
-        Err(flotilla_store::StoreError::Conflict(reason)) => {
-            fail(HashMap::from([("name".to_string(), reason)]))
-        }
-        Err(err) => Err(err.into()),
+        Err(err) => fail(field_problems("name", err)?),
     }
 }
 
@@ -228,11 +181,15 @@ pub async fn delete(
     form: Form,
 ) -> PageResult {
     viewer.check_csrf(&form)?;
-    let label = editable(&state, &viewer, id).await?;
-    let activity = viewer.activity("deleted_label", json!({ "label_name": label.name }));
-    match state.store.delete_label(label.id, activity).await {
+    match labels::delete(&state, &viewer.caller(), LabelId(id)).await {
         Ok(()) => Ok(redirect("/labels")),
-        Err(flotilla_store::StoreError::Conflict(reason)) => {
+        Err(ServiceError::Invalid(errors)) => {
+            let reason = errors
+                .0
+                .iter()
+                .map(|e| e.reason.clone())
+                .collect::<Vec<_>>()
+                .join("; ");
             render_list(&state, &viewer, &HashMap::from([(id.to_string(), reason)])).await
         }
         Err(err) => Err(err.into()),
@@ -301,48 +258,22 @@ pub async fn create(State(state): State<AppState>, viewer: Viewer, form: Form) -
         );
         Ok((StatusCode::UNPROCESSABLE_ENTITY, body).into_response())
     };
-    if !viewer.can_write(Scope::Global) {
-        return fail(HashMap::from([(
-            "base".to_string(),
-            "Your role doesn't allow adding labels.".to_string(),
-        )]));
-    }
-    let draft = LabelDraft {
-        name: form.get("name").trim().to_string(),
+    let new = NewLabel {
+        name: form.get("name").to_string(),
+        description: form.get("description").to_string(),
         query: form.get("query").to_string(),
         platform: form.get("platform").to_string(),
         manual,
-    };
-    let platform = match validate_label(&draft) {
-        Ok(platform) => platform,
-        Err(errors) => return fail(errors_by_field(&errors)),
-    };
-    let identifiers: Vec<String> = form
-        .get("hosts")
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect();
-    let hosts = state.store.resolve_hosts(&identifiers).await?;
-    let spec = LabelSpec {
-        name: draft.name.clone(),
-        description: form.get("description").trim().to_string(),
-        query: draft.query,
-        platform,
-        membership: if manual {
-            LabelMembership::Manual
-        } else {
-            LabelMembership::Dynamic
+        members: Members {
+            identifiers: host_lines(&form),
+            ..Members::default()
         },
-        hosts,
     };
-    let activity = viewer.activity("created_label", json!({ "label_name": spec.name }));
-    match state.store.create_label(&spec, activity).await {
+    match labels::create(&state, &viewer.caller(), new).await {
         Ok(_) => Ok(redirect("/labels")),
-        Err(flotilla_store::StoreError::Conflict(message)) => {
-            fail(HashMap::from([("name".to_string(), message)]))
+        Err(ServiceError::Forbidden(reason)) => {
+            fail(HashMap::from([("base".to_string(), reason.to_string())]))
         }
-        Err(err) => Err(err.into()),
+        Err(err) => fail(field_problems("name", err)?),
     }
 }

@@ -5,14 +5,11 @@ use super::{
     csrf_field, field_error, page, redirect, team_picker, time, visible_teams, PageError,
     PageResult, TeamChoice, Viewer,
 };
-use crate::api::profiles::add_profile;
-use crate::api::software::add_package;
-use crate::error::ApiError;
+use crate::service::{labels, profiles, software, ServiceError};
 use crate::AppState;
 use axum::extract::{Multipart, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use flotilla_core::access::Scope;
 use flotilla_store::LabelTarget;
 use maud::html;
 use std::collections::HashMap;
@@ -22,16 +19,6 @@ fn team_choice(q: &HashMap<String, String>) -> TeamChoice {
     match TeamChoice::parse(q.get("team_id").map(String::as_str)) {
         TeamChoice::All => TeamChoice::NoTeam,
         other => other,
-    }
-}
-
-fn require_read(viewer: &Viewer, scope: Scope) -> Result<(), PageError> {
-    if viewer.principal.can_read(scope) {
-        Ok(())
-    } else {
-        Err(PageError::Forbidden(
-            "Your role doesn't show this team.".into(),
-        ))
     }
 }
 
@@ -49,9 +36,8 @@ async fn render_software(
     choice: TeamChoice,
     errors: &HashMap<String, String>,
 ) -> PageResult {
-    require_read(viewer, choice.scope())?;
+    let packages = software::list(state, &viewer.caller(), choice.scope()).await?;
     let teams = visible_teams(state, viewer).await?;
-    let packages = state.store.software_packages(choice.scope()).await?;
     let content = html! {
         h1 { "Software" }
         div.toolbar { (team_picker("/software", &teams, choice, false)) }
@@ -89,10 +75,12 @@ async fn render_software(
 
 /// An upload the server refused, as an error next to the file field;
 /// anything else stays an error page.
-fn upload_problem(field: &str, err: ApiError) -> Result<HashMap<String, String>, PageError> {
+fn upload_problem(field: &str, err: ServiceError) -> Result<HashMap<String, String>, PageError> {
     match err {
-        ApiError::Invalid(errors) => Ok(HashMap::from([(field.to_string(), errors.to_string())])),
-        ApiError::Conflict(reason) => Ok(HashMap::from([(field.to_string(), reason)])),
+        ServiceError::Invalid(errors) => {
+            Ok(HashMap::from([(field.to_string(), errors.to_string())]))
+        }
+        ServiceError::Conflict(reason) => Ok(HashMap::from([(field.to_string(), reason)])),
         other => Err(other.into()),
     }
 }
@@ -111,10 +99,10 @@ fn with_status(
 /// A multipart form's fields: text fields, and the one file.
 async fn multipart_fields(
     multipart: Multipart,
-) -> Result<(HashMap<String, String>, Option<(String, Vec<u8>)>), PageError> {
+) -> Result<(HashMap<String, String>, Option<(String, axum::body::Bytes)>), PageError> {
     let mut fields = HashMap::new();
     let mut file = None;
-    for field in crate::api::form_fields(multipart)
+    for field in crate::multipart::form_fields(multipart)
         .await
         .map_err(PageError::from)?
     {
@@ -128,28 +116,31 @@ async fn multipart_fields(
                 })
                 .or_insert(value);
         } else {
-            file = Some((field.file_name, field.bytes.to_vec()));
+            file = Some((field.file_name, field.bytes));
         }
     }
     Ok((fields, file))
 }
 
-/// An upload form checked: CSRF, the viewer's right to add to the team, and a
-/// file attached. Returns the team, the text fields and the file.
+/// An upload form checked: CSRF and a file attached. Returns the team, the
+/// text fields and the file.
 async fn read_upload(
     viewer: &Viewer,
     q: &HashMap<String, String>,
     multipart: Multipart,
     what: &str,
-) -> Result<(TeamChoice, HashMap<String, String>, String, Vec<u8>), PageError> {
+) -> Result<
+    (
+        TeamChoice,
+        HashMap<String, String>,
+        String,
+        axum::body::Bytes,
+    ),
+    PageError,
+> {
     let (fields, file) = multipart_fields(multipart).await?;
     viewer.check_csrf(&super::Form(fields.clone()))?;
     let choice = team_choice(q);
-    if !viewer.can_write(choice.scope()) {
-        return Err(PageError::Forbidden(
-            "Your role doesn't allow adding to this team.".into(),
-        ));
-    }
     let (file_name, bytes) = file
         .filter(|(_, b)| !b.is_empty())
         .ok_or_else(|| PageError::Problem(format!("Choose {what} to upload.")))?;
@@ -165,17 +156,14 @@ pub async fn upload_software(
     let (choice, fields, file_name, bytes) =
         read_upload(&viewer, &q, multipart, "a package").await?;
     let text = |k: &str| fields.get(k).cloned().unwrap_or_default();
-    let added = add_package(
-        &state,
-        viewer.actor(),
-        choice.scope(),
-        &file_name,
-        &bytes,
-        text("install_script"),
-        text("uninstall_script"),
-        text("self_service") == "true",
-    )
-    .await;
+    let upload = software::Upload {
+        file_name,
+        bytes,
+        install_script: text("install_script"),
+        uninstall_script: text("uninstall_script"),
+        self_service: text("self_service") == "true",
+    };
+    let added = software::add(&state, &viewer.caller(), choice.scope(), upload).await;
     match added {
         Ok(_) => Ok(redirect(&format!("/software?team_id={}", choice.param()))),
         Err(err) => {
@@ -198,10 +186,9 @@ async fn render_profiles(
     choice: TeamChoice,
     errors: &HashMap<String, String>,
 ) -> PageResult {
-    require_read(viewer, choice.scope())?;
+    let profiles = profiles::list(state, &viewer.caller(), choice.scope()).await?;
     let teams = visible_teams(state, viewer).await?;
-    let profiles = state.store.profiles(choice.scope()).await?;
-    let labels = state.store.labels().await?;
+    let labels = labels::list(state, &viewer.caller()).await?;
     let content = html! {
         h1 { "Controls › OS settings › Custom settings" }
         div.toolbar { (team_picker("/controls", &teams, choice, false)) }
@@ -276,12 +263,12 @@ pub async fn upload_profile(
     } else {
         Vec::new()
     };
-    let added = add_profile(
+    let added = profiles::add(
         &state,
-        viewer.actor(),
+        &viewer.caller(),
         choice.scope(),
         &file_name,
-        content,
+        content.to_vec(),
         &labels,
     )
     .await;

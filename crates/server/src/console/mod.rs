@@ -1,8 +1,8 @@
 //! The web console: server-rendered HTML (maud) for admins, and the end
 //! user's pages (My device, the Microsoft partner enroll/remediate pages).
 //! No front-end build and nothing from a CDN: one stylesheet and one small
-//! script are compiled in. Pages call the same store functions and rules as
-//! the REST API; forms are protected by a per-session CSRF token.
+//! script are compiled in. Pages call the same use cases (`service`) as the
+//! REST API; forms are protected by a per-session CSRF token.
 
 mod activities;
 mod assets;
@@ -18,6 +18,7 @@ mod teams;
 use crate::auth::principal_of;
 use crate::error::ApiError;
 use crate::secrets::{sha256_hex, token_hash};
+use crate::service::ServiceError;
 use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -108,21 +109,9 @@ pub struct Viewer {
 }
 
 impl Viewer {
-    pub fn actor(&self) -> flotilla_store::Actor {
-        crate::auth::actor_of(&self.user)
-    }
-
-    /// An audit-log entry by this admin.
-    pub fn activity(
-        &self,
-        activity_type: &'static str,
-        details: serde_json::Value,
-    ) -> flotilla_store::Activity {
-        flotilla_store::Activity {
-            actor: self.actor(),
-            activity_type,
-            details,
-        }
+    /// The caller the service layer acts for.
+    pub fn caller(&self) -> crate::service::Caller {
+        crate::service::Caller::of(&self.user)
     }
 
     pub fn can_write(&self, scope: Scope) -> bool {
@@ -170,7 +159,7 @@ impl FromRequestParts<AppState> for Viewer {
             return Err(to_login());
         };
         let hash = token_hash(token);
-        match state.store.session_user(&hash).await {
+        match crate::service::users::session_user(state, &hash).await {
             Ok(Some(user)) => Ok(Viewer {
                 principal: principal_of(&user),
                 user,
@@ -178,7 +167,7 @@ impl FromRequestParts<AppState> for Viewer {
                 token_hash: hash,
             }),
             Ok(None) => Err(to_login()),
-            Err(err) => Err(PageError::from(ApiError::from(err)).into_response()),
+            Err(err) => Err(PageError::from(err).into_response()),
         }
     }
 }
@@ -255,9 +244,23 @@ impl From<ApiError> for PageError {
     }
 }
 
-impl From<flotilla_store::StoreError> for PageError {
-    fn from(err: flotilla_store::StoreError) -> Self {
-        PageError::from(ApiError::from(err))
+impl From<ServiceError> for PageError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::NotFound(what) => {
+                PageError::NotFound(format!("The {what} was not found."))
+            }
+            ServiceError::Forbidden(reason) => PageError::Forbidden(reason.into()),
+            ServiceError::Unauthenticated => {
+                PageError::Forbidden("Your role doesn't allow this.".into())
+            }
+            ServiceError::Conflict(msg) => PageError::Problem(msg),
+            ServiceError::Invalid(errors) => PageError::Problem(errors.to_string()),
+            ServiceError::Throttled => {
+                PageError::Problem("Too many requests; try again later.".into())
+            }
+            ServiceError::Internal => PageError::Internal,
+        }
     }
 }
 
@@ -450,13 +453,7 @@ pub async fn visible_teams(
     state: &AppState,
     viewer: &Viewer,
 ) -> Result<Vec<TeamRecord>, PageError> {
-    Ok(state
-        .store
-        .teams()
-        .await?
-        .into_iter()
-        .filter(|t| viewer.principal.can_read(Scope::Team(t.id)))
-        .collect())
+    Ok(crate::service::teams::visible(state, &viewer.caller()).await?)
 }
 
 pub fn redirect(to: &str) -> Response {

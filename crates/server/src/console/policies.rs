@@ -6,8 +6,10 @@ use super::{
     csrf_field, errors_by_field, field_error, page, redirect, team_picker, visible_teams, Form,
     PageError, PageResult, TeamChoice, Viewer,
 };
-use crate::api::policies::{checked, empty_spec, spec_of};
-use crate::error::{ApiError, PathParam};
+use crate::error::PathParam;
+use crate::service::conditional_access::{self as ca, Automation};
+use crate::service::policies::{self, empty_spec, spec_of};
+use crate::service::ServiceError;
 use crate::AppState;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -15,7 +17,6 @@ use axum::response::IntoResponse;
 use flotilla_core::PolicyId;
 use flotilla_store::{PolicyRecord, PolicySpec};
 use maud::html;
-use serde_json::json;
 use std::collections::HashMap;
 
 fn choice(q: &HashMap<String, String>) -> TeamChoice {
@@ -33,13 +34,8 @@ pub async fn list(
 ) -> PageResult {
     let choice = choice(&q);
     let scope = choice.scope();
-    if !viewer.principal.can_read(scope) {
-        return Err(PageError::Forbidden(
-            "Your role doesn't show this team.".into(),
-        ));
-    }
+    let policies = policies::list(&state, &viewer.caller(), scope).await?;
     let teams = visible_teams(&state, &viewer).await?;
-    let policies = state.store.policies(scope).await?;
     let writable = viewer.can_write(scope);
     let content = html! {
         h1 { "Policies" }
@@ -133,11 +129,11 @@ fn invalid_page(
     title: &str,
     action: &str,
     spec: &PolicySpec,
-    err: ApiError,
+    err: ServiceError,
 ) -> PageResult {
     let errors = match err {
-        ApiError::Invalid(errors) => errors_by_field(&errors),
-        ApiError::Conflict(message) => HashMap::from([("name".to_string(), message)]),
+        ServiceError::Invalid(errors) => errors_by_field(&errors),
+        ServiceError::Conflict(message) => HashMap::from([("name".to_string(), message)]),
         other => return Err(other.into()),
     };
     let body = page(
@@ -171,40 +167,15 @@ pub async fn create(
     viewer.check_csrf(&form)?;
     let choice = choice(&q);
     let action = format!("/policies/new?team_id={}", choice.param());
-    if !viewer.can_write(choice.scope()) {
-        return Err(PageError::Forbidden(
-            "Your role doesn't allow adding policies here.".into(),
-        ));
-    }
     let spec = spec_from_form(&form, empty_spec());
-    let checked_spec = match checked(spec.clone()) {
-        Ok(spec) => spec,
-        Err(err) => return invalid_page(&viewer, "Add policy", &action, &spec, err),
-    };
-    let activity = viewer.activity(
-        "created_policy",
-        json!({ "policy_name": checked_spec.name }),
-    );
-    match state
-        .store
-        .create_policy(
-            choice.scope(),
-            &checked_spec,
-            Some(viewer.user.id),
-            activity,
-        )
-        .await
-    {
-        Ok(_) => {
-            crate::conditional_access::reevaluate_all(&state);
-            Ok(redirect(&back_to(choice)))
-        }
-        Err(err) => invalid_page(&viewer, "Add policy", &action, &spec, err.into()),
+    match policies::create(&state, &viewer.caller(), choice.scope(), spec.clone()).await {
+        Ok(_) => Ok(redirect(&back_to(choice))),
+        Err(err) => invalid_page(&viewer, "Add policy", &action, &spec, err),
     }
 }
 
 async fn editable(state: &AppState, viewer: &Viewer, id: i64) -> Result<PolicyRecord, PageError> {
-    let policy = state.store.policy(PolicyId(id)).await?;
+    let policy = policies::get(state, &viewer.caller(), None, PolicyId(id)).await?;
     if !viewer.can_write(policy.scope) {
         return Err(PageError::Forbidden(
             "Your role doesn't allow changing this policy.".into(),
@@ -240,24 +211,14 @@ pub async fn update(
     let policy = editable(&state, &viewer, id).await?;
     let action = format!("/policies/{id}/edit?team_id={}", choice(&q).param());
     let spec = spec_from_form(&form, spec_of(&policy));
-    let checked_spec = match checked(spec.clone()) {
-        Ok(spec) => spec,
-        Err(err) => return invalid_page(&viewer, "Edit policy", &action, &spec, err),
-    };
-    let activity = viewer.activity(
-        "edited_policy",
-        json!({ "policy_id": id, "policy_name": checked_spec.name }),
-    );
-    match state
-        .store
-        .update_policy(policy.id, &checked_spec, activity)
-        .await
+    let submitted = spec.clone();
+    match policies::modify(&state, &viewer.caller(), None, policy.id, move |_| {
+        submitted
+    })
+    .await
     {
-        Ok(_) => {
-            crate::conditional_access::reevaluate_all(&state);
-            Ok(redirect(&back_to(choice(&q))))
-        }
-        Err(err) => invalid_page(&viewer, "Edit policy", &action, &spec, err.into()),
+        Ok(_) => Ok(redirect(&back_to(choice(&q)))),
+        Err(err) => invalid_page(&viewer, "Edit policy", &action, &spec, err),
     }
 }
 
@@ -270,25 +231,8 @@ pub async fn delete(
 ) -> PageResult {
     viewer.check_csrf(&form)?;
     let policy = editable(&state, &viewer, id).await?;
-    let activity = viewer.activity(
-        "deleted_policy",
-        json!({ "policy_id": id, "policy_name": policy.name }),
-    );
-    state
-        .store
-        .delete_policies(policy.scope, &[policy.id], activity)
-        .await?;
-    crate::conditional_access::reevaluate_all(&state);
+    policies::delete(&state, &viewer.caller(), policy.scope, &[policy.id]).await?;
     Ok(redirect(&back_to(choice(&q))))
-}
-
-/// The team's switch lives in its settings; "No team"'s in the org settings.
-async fn team_switch(state: &AppState, choice: TeamChoice) -> Result<bool, PageError> {
-    let team = match choice {
-        TeamChoice::Team(id) => Some(id),
-        _ => None,
-    };
-    Ok(crate::conditional_access::team_enabled(&state.store, team).await?)
 }
 
 pub async fn automation_page(
@@ -300,15 +244,11 @@ pub async fn automation_page(
     if choice == TeamChoice::All {
         return Ok(redirect("/policies"));
     }
-    let scope = choice.scope();
-    if !viewer.can_write(scope) {
-        return Err(PageError::Forbidden(
-            "Your role doesn't allow changing automations here.".into(),
-        ));
-    }
-    let enabled = team_switch(&state, choice).await?;
-    let policies = state.store.policies(scope).await?;
-    let integration = state.store.ms_integration().await?;
+    let Automation {
+        enabled,
+        policies,
+        integration,
+    } = ca::automation(&state, &viewer.caller(), choice.scope()).await?;
     let content = html! {
         h1 { "Automations: Conditional access" }
         @if integration.is_none() {
@@ -351,71 +291,24 @@ pub async fn save_automation(
     viewer.check_csrf(&form)?;
     let choice = choice(&q);
     let scope = choice.scope();
-    if choice == TeamChoice::All || !viewer.can_write(scope) {
+    if choice == TeamChoice::All {
         return Err(PageError::Forbidden(
-            "Your role doesn't allow changing automations here.".into(),
+            "Automations are set per team or for \"No team\".".into(),
         ));
     }
-    let ticked: Vec<i64> = form
+    let ticked: Vec<PolicyId> = form
         .get("policy_ids")
         .lines()
         .filter_map(|v| v.trim().parse().ok())
+        .map(PolicyId)
         .collect();
-    let policies = state.store.policies(scope).await?;
-    // Validate every change before writing any.
-    let mut changes = Vec::new();
-    for policy in &policies {
-        let wanted = ticked.contains(&policy.id.0);
-        if wanted != policy.conditional_access_enabled {
-            let mut spec = spec_of(policy);
-            spec.conditional_access_enabled = wanted;
-            changes.push((policy.id, checked(spec).map_err(PageError::from)?));
-        }
-    }
-    for (id, spec) in changes {
-        let activity = viewer.activity(
-            "edited_policy",
-            json!({ "policy_id": id.0, "policy_name": spec.name }),
-        );
-        state.store.update_policy(id, &spec, activity).await?;
-    }
-    let enabled = form.checked("enabled");
-    let activity = viewer.activity(
-        if enabled {
-            "enabled_conditional_access_automations"
-        } else {
-            "disabled_conditional_access_automations"
-        },
-        json!({ "team_id": match choice { TeamChoice::Team(id) => Some(id.0), _ => None } }),
-    );
-    match choice {
-        TeamChoice::Team(id) => {
-            let team = state.store.team(id).await?;
-            let mut document = team.document.clone();
-            set_switch(&mut document, enabled);
-            state
-                .store
-                .update_team(id, &team.name, &team.description, &document, Some(activity))
-                .await?;
-        }
-        _ => {
-            let mut config = state.store.app_config().await?.unwrap_or_else(|| json!({}));
-            set_switch(&mut config, enabled);
-            state.store.save_app_config(&config, Some(activity)).await?;
-        }
-    }
-    crate::conditional_access::reevaluate_all(&state);
+    ca::set_automation(
+        &state,
+        &viewer.caller(),
+        scope,
+        form.checked("enabled"),
+        &ticked,
+    )
+    .await?;
     Ok(redirect(&back_to(choice)))
-}
-
-fn set_switch(document: &mut serde_json::Value, enabled: bool) {
-    if !document.is_object() {
-        *document = json!({});
-    }
-    if let Some(object) = document.as_object_mut() {
-        let integrations = object.entry("integrations").or_insert_with(|| json!({}));
-        if let Some(map) = integrations.as_object_mut() {
-            map.insert("conditional_access_enabled".into(), json!(enabled));
-        }
-    }
 }

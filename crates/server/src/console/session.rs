@@ -3,9 +3,9 @@
 use super::{
     bare_page, cookie, field_error, redirect, Form, PageError, PageResult, Viewer, SESSION_COOKIE,
 };
-use crate::api::session::{complete_setup, sign_in, SetupAdmin};
-use crate::error::ApiError;
 use crate::secrets::random_token;
+use crate::service::users::{self, SetupAdmin};
+use crate::service::ServiceError;
 use crate::AppState;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -42,7 +42,7 @@ fn form_token_matches(headers: &HeaderMap, form: &Form) -> bool {
 }
 
 pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
-    if !state.store.is_set_up().await? {
+    if !users::is_set_up(&state).await? {
         return Ok(redirect("/setup"));
     }
     Ok(redirect(if cookie(&headers, SESSION_COOKIE).is_some() {
@@ -83,7 +83,7 @@ pub async fn login_page(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> PageResult {
-    if !state.store.is_set_up().await? {
+    if !users::is_set_up(&state).await? {
         return Ok(redirect("/setup"));
     }
     let (token, set_cookie) = form_token(&state);
@@ -99,7 +99,7 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, form: Form
             "This form has expired. Reload the page and try again.".into(),
         ));
     }
-    match sign_in(&state, form.get("email"), form.get("password")).await {
+    match users::sign_in(&state, form.get("email"), form.get("password")).await {
         Ok((_, token)) => {
             let mut response = redirect(&next);
             response.headers_mut().append(
@@ -112,7 +112,7 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, form: Form
             );
             Ok(response)
         }
-        Err(ApiError::Unauthenticated) => {
+        Err(ServiceError::Unauthenticated) => {
             let (token, set_cookie) = form_token(&state);
             // One message whichever part was wrong.
             let body = bare_page(
@@ -137,7 +137,7 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, form: Form
 
 pub async fn logout(State(state): State<AppState>, viewer: Viewer, form: Form) -> PageResult {
     viewer.check_csrf(&form)?;
-    state.store.delete_session(&viewer.token_hash).await?;
+    users::sign_out(&state, &viewer.token_hash).await?;
     let mut response = redirect("/login");
     response.headers_mut().append(
         header::SET_COOKIE,
@@ -176,7 +176,7 @@ fn setup_form(token: &str, form: &Form, errors: &HashMap<String, String>) -> mau
 }
 
 pub async fn setup_page(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
-    if state.store.is_set_up().await? {
+    if users::is_set_up(&state).await? {
         return Ok(redirect("/login"));
     }
     let (token, set_cookie) = form_token(&state);
@@ -209,7 +209,7 @@ pub async fn setup(State(state): State<AppState>, headers: HeaderMap, form: Form
         password: form.get("password").to_string(),
         name: form.get("name").to_string(),
     };
-    match complete_setup(
+    match users::setup(
         &state,
         &admin,
         form.get("org_name"),
@@ -218,15 +218,15 @@ pub async fn setup(State(state): State<AppState>, headers: HeaderMap, form: Form
     )
     .await
     {
-        Ok((_, _, token)) => {
+        Ok(done) => {
             let mut response = redirect("/hosts");
             response.headers_mut().append(
                 header::SET_COOKIE,
-                cookie_header(&state, SESSION_COOKIE, &token, None),
+                cookie_header(&state, SESSION_COOKIE, &done.token, None),
             );
             Ok(response)
         }
-        Err(ApiError::Invalid(errors)) => {
+        Err(ServiceError::Invalid(errors)) => {
             let (token, set_cookie) = form_token(&state);
             let errors = super::errors_by_field(&errors);
             let body = bare_page("Set up", setup_form(&token, &form, &errors));
@@ -237,7 +237,7 @@ pub async fn setup(State(state): State<AppState>, headers: HeaderMap, form: Form
             )
                 .into_response())
         }
-        Err(ApiError::Conflict(_)) => Ok(redirect("/login")),
+        Err(ServiceError::Conflict(_)) => Ok(redirect("/login")),
         Err(err) => Err(err.into()),
     }
 }

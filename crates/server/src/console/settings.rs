@@ -2,8 +2,8 @@
 //! tenant through Microsoft's consent page, see the result, disconnect.
 
 use super::{csrf_field, field_error, page, redirect, Form, PageError, PageResult, Viewer};
-use crate::api::conditional_access::{remove_integration, start_consent};
-use crate::error::ApiError;
+use crate::service::conditional_access as ca;
+use crate::service::ServiceError;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,24 +14,14 @@ use std::collections::HashMap;
 
 const PATH: &str = "/settings/integrations/conditional-access";
 
-fn require_admin(viewer: &Viewer) -> Result<(), PageError> {
-    if viewer.principal.is_global_admin() {
-        Ok(())
-    } else {
-        Err(PageError::Forbidden(
-            "Only global admins manage integrations.".into(),
-        ))
-    }
-}
-
 async fn render(
     state: &AppState,
     viewer: &Viewer,
     tenant_input: &str,
     errors: &HashMap<String, String>,
 ) -> Result<axum::response::Response, PageError> {
-    let integration = state.store.ms_integration().await?;
-    let partner_app = state.settings.microsoft.is_some();
+    let integration = ca::integration(state, &viewer.caller()).await?;
+    let partner_app = ca::partner_app_configured(state);
     let content = html! {
         h1 { "Settings › Integrations › Conditional access" }
         p { "Flotilla reports whether each Mac passes its team's chosen policies to Microsoft Entra as an Intune compliance partner, so conditional access can block Macs that don't." }
@@ -73,16 +63,14 @@ async fn render(
 }
 
 pub async fn conditional_access(State(state): State<AppState>, viewer: Viewer) -> PageResult {
-    require_admin(&viewer)?;
     render(&state, &viewer, "", &HashMap::new()).await
 }
 
 pub async fn connect(State(state): State<AppState>, viewer: Viewer, form: Form) -> PageResult {
     viewer.check_csrf(&form)?;
-    require_admin(&viewer)?;
-    match start_consent(&state, form.get("tenant_id")).await {
+    match ca::connect(&state, &viewer.caller(), form.get("tenant_id")).await {
         Ok(url) => Ok(redirect(&url)),
-        Err(ApiError::Invalid(errors)) => {
+        Err(ServiceError::Invalid(errors)) => {
             let errors = super::errors_by_field(&errors);
             let body = render(&state, &viewer, form.get("tenant_id"), &errors).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, body).into_response())
@@ -93,7 +81,6 @@ pub async fn connect(State(state): State<AppState>, viewer: Viewer, form: Form) 
 
 pub async fn disconnect(State(state): State<AppState>, viewer: Viewer, form: Form) -> PageResult {
     viewer.check_csrf(&form)?;
-    require_admin(&viewer)?;
-    remove_integration(&state).await?;
+    ca::disconnect(&state, &viewer.caller()).await?;
     Ok(redirect(PATH))
 }

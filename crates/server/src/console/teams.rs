@@ -1,18 +1,15 @@
 //! Teams: create, rename, delete; enroll secrets shown, copied, rotated.
 
-use super::{
-    csrf_field, field_error, page, redirect, visible_teams, Form, PageError, PageResult, Viewer,
-};
+use super::{csrf_field, field_error, page, redirect, Form, PageError, PageResult, Viewer};
 use crate::error::PathParam;
-use crate::secrets::random_token;
+use crate::service::teams::{self, TeamChange};
+use crate::service::ServiceError;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use flotilla_core::TeamId;
-use flotilla_store::StoreError;
 use maud::html;
-use serde_json::json;
 use std::collections::HashMap;
 
 pub async fn list(State(state): State<AppState>, viewer: Viewer) -> PageResult {
@@ -21,22 +18,18 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> PageResult {
 
 /// The teams page; `errors` by field (`name` for the new team's, `name-<id>` for a rename).
 async fn render(state: &AppState, viewer: &Viewer, errors: &HashMap<String, String>) -> PageResult {
-    let teams = visible_teams(state, viewer).await?;
+    let caller = viewer.caller();
     let admin = viewer.principal.is_global_admin();
     let global_secrets = if admin {
-        state.store.enroll_secrets(None).await?
+        teams::secrets(state, &caller, None).await?
     } else {
         Vec::new()
     };
-    let mut rows = Vec::new();
-    for team in &teams {
-        let secrets = if viewer.principal.can_administer_team(team.id) {
-            state.store.enroll_secrets(Some(team.id)).await?
-        } else {
-            Vec::new()
-        };
-        rows.push((team, secrets));
-    }
+    let rows: Vec<_> = teams::list(state, &caller)
+        .await?
+        .into_iter()
+        .map(|view| (view.team, view.secrets))
+        .collect();
     let content = html! {
         h1 { "Teams" }
         @if admin {
@@ -107,51 +100,28 @@ async fn render(state: &AppState, viewer: &Viewer, errors: &HashMap<String, Stri
     Ok((status, page(viewer, "Teams", "/teams", content)).into_response())
 }
 
-fn team_name(form: &Form) -> Result<String, String> {
-    let name = form.get("name").trim();
-    if name.is_empty() {
-        return Err("The team needs a name.".into());
+/// A refused name, shown next to its field; anything else is an error page.
+fn name_problem(field: String, err: ServiceError) -> Result<HashMap<String, String>, PageError> {
+    match err {
+        ServiceError::Invalid(errors) => Ok(HashMap::from([(
+            field,
+            errors
+                .0
+                .iter()
+                .map(|e| e.reason.clone())
+                .collect::<Vec<_>>()
+                .join("; "),
+        )])),
+        ServiceError::Conflict(reason) => Ok(HashMap::from([(field, reason)])),
+        other => Err(other.into()),
     }
-    if name.eq_ignore_ascii_case("no team") || name.eq_ignore_ascii_case("all teams") {
-        return Err(format!("\"{name}\" is reserved."));
-    }
-    Ok(name.to_string())
 }
 
 pub async fn create(State(state): State<AppState>, viewer: Viewer, form: Form) -> PageResult {
     viewer.check_csrf(&form)?;
-    if !viewer.principal.is_global_admin() {
-        return Err(PageError::Forbidden(
-            "Only global admins create teams.".into(),
-        ));
-    }
-    let name = match team_name(&form) {
-        Ok(name) => name,
-        Err(reason) => {
-            return render(
-                &state,
-                &viewer,
-                &HashMap::from([("name".to_string(), reason)]),
-            )
-            .await
-        }
-    };
-    let activity = viewer.activity("created_team", json!({ "team_name": name }));
-    match state
-        .store
-        .create_team(&name, "", &json!({}), &random_token(24), activity)
-        .await
-    {
+    match teams::create(&state, &viewer.caller(), form.get("name"), "").await {
         Ok(_) => Ok(redirect("/teams")),
-        Err(StoreError::Conflict(reason)) => {
-            render(
-                &state,
-                &viewer,
-                &HashMap::from([("name".to_string(), reason)]),
-            )
-            .await
-        }
-        Err(err) => Err(err.into()),
+        Err(err) => render(&state, &viewer, &name_problem("name".into(), err)?).await,
     }
 }
 
@@ -163,28 +133,16 @@ pub async fn rename(
 ) -> PageResult {
     viewer.check_csrf(&form)?;
     let id = TeamId(id);
-    if !viewer.principal.can_administer_team(id) {
-        return Err(PageError::Forbidden(
-            "Your role doesn't allow renaming this team.".into(),
-        ));
-    }
-    let field = format!("name-{}", id.0);
-    let name = match team_name(&form) {
-        Ok(name) => name,
-        Err(reason) => return render(&state, &viewer, &HashMap::from([(field, reason)])).await,
+    let change = TeamChange {
+        name: Some(form.get("name").to_string()),
+        ..TeamChange::default()
     };
-    let team = state.store.team(id).await?;
-    let activity = viewer.activity("edited_team", json!({ "team_id": id.0, "team_name": name }));
-    match state
-        .store
-        .update_team(id, &name, &team.description, &team.document, Some(activity))
-        .await
-    {
+    match teams::modify(&state, &viewer.caller(), id, change).await {
         Ok(_) => Ok(redirect("/teams")),
-        Err(StoreError::Conflict(reason)) => {
-            render(&state, &viewer, &HashMap::from([(field, reason)])).await
+        Err(err) => {
+            let errors = name_problem(format!("name-{}", id.0), err)?;
+            render(&state, &viewer, &errors).await
         }
-        Err(err) => Err(err.into()),
     }
 }
 
@@ -195,18 +153,7 @@ pub async fn delete(
     form: Form,
 ) -> PageResult {
     viewer.check_csrf(&form)?;
-    if !viewer.principal.is_global_admin() {
-        return Err(PageError::Forbidden(
-            "Only global admins delete teams.".into(),
-        ));
-    }
-    let team = state.store.team(TeamId(id)).await?;
-    let activity = viewer.activity(
-        "deleted_team",
-        json!({ "team_id": id, "team_name": team.name }),
-    );
-    state.store.delete_team(team.id, activity).await?;
-    crate::conditional_access::reevaluate_all(&state);
+    teams::delete(&state, &viewer.caller(), TeamId(id)).await?;
     Ok(redirect("/teams"))
 }
 
@@ -217,16 +164,6 @@ pub async fn rotate_secret(
     form: Form,
 ) -> PageResult {
     viewer.check_csrf(&form)?;
-    let id = TeamId(id);
-    if !viewer.principal.can_administer_team(id) {
-        return Err(PageError::Forbidden(
-            "Your role doesn't allow changing this team's secrets.".into(),
-        ));
-    }
-    let activity = viewer.activity("edited_enroll_secrets", json!({ "team_id": id.0 }));
-    state
-        .store
-        .replace_enroll_secrets(Some(id), &[random_token(24)], activity)
-        .await?;
+    teams::rotate_secret(&state, &viewer.caller(), TeamId(id)).await?;
     Ok(redirect("/teams"))
 }

@@ -30,7 +30,7 @@ pub struct TestServer {
     pub client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
-    state: AppState,
+    workers: Option<flotilla_server::workers::Workers>,
 }
 
 fn scratch_dir() -> PathBuf {
@@ -74,10 +74,11 @@ impl TestServer {
         }
         .expect("open store");
         let state = AppState::new(store.clone(), settings);
+        let workers = flotilla_server::workers::Workers::start(&state);
         let socket = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}", socket.local_addr().expect("addr"));
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = flotilla_server::router(state.clone());
+        let app = flotilla_server::router(state);
         let task = tokio::spawn(async move {
             let shutdown = async {
                 let _ = stopped.await;
@@ -93,7 +94,7 @@ impl TestServer {
             client: reqwest::Client::new(),
             stop: Some(stop),
             task: Some(task),
-            state,
+            workers: Some(workers),
         }
     }
 
@@ -105,7 +106,9 @@ impl TestServer {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
-        self.state.flush().await;
+        if let Some(workers) = self.workers.take() {
+            workers.stop().await;
+        }
         self.store.close().await;
         self.database.clone()
     }

@@ -1,0 +1,270 @@
+//! Conditional access with Entra, as admins change it: connecting a tenant
+//! through Microsoft's consent round trip, disconnecting, and choosing per
+//! team whether its hosts are reported and which policies count.
+
+use super::{config, policies, Caller, ServiceError, ServiceResult};
+use crate::conditional_access::{activate, partner_urls};
+use crate::secrets::{random_token, token_hash};
+use crate::AppState;
+use flotilla_core::access::Scope;
+use flotilla_core::PolicyId;
+use flotilla_store::{IntegrationStatus, MsIntegration, PolicyRecord};
+use serde_json::{json, Value};
+
+/// How long the admin has to finish Microsoft's consent page.
+const CONSENT_TTL_SECS: i64 = 3600;
+/// Where the consent round trip returns to.
+pub const CONSENT_RETURN_PATH: &str = "/api/latest/fleet/conditional-access/microsoft/consent";
+
+/// Entra tenant ids are GUIDs.
+fn is_guid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, len)| g.len() == len && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// Starts connecting a tenant: checks it, records a single-use consent state,
+/// and returns the Microsoft admin consent URL to send the admin to.
+pub async fn connect(state: &AppState, caller: &Caller, tenant: &str) -> ServiceResult<String> {
+    caller.require_global_admin()?;
+    let tenant = tenant.trim().to_lowercase();
+    if !is_guid(&tenant) {
+        return Err(ServiceError::invalid(
+            "microsoft_tenant_id",
+            "the Microsoft Entra tenant ID is a GUID such as 6f1c3a52-0c1e-4b8e-9a61-3f0d2b7c9e10",
+        ));
+    }
+    let Some(microsoft) = state.settings.microsoft.as_ref() else {
+        return Err(ServiceError::invalid(
+            "microsoft_tenant_id",
+            "this server has no Microsoft partner app; start it with --ms-client-id and --ms-client-secret",
+        ));
+    };
+    let server_url = config::server_url(state).await?;
+    if server_url.is_empty() {
+        return Err(ServiceError::invalid(
+            "server_url",
+            "set the server URL in org settings first",
+        ));
+    }
+    let consent_state = random_token(32);
+    state
+        .store
+        .start_ms_integration(
+            &tenant,
+            &token_hash(&consent_state),
+            flotilla_store::now() + CONSENT_TTL_SECS,
+        )
+        .await?;
+    let redirect = format!("{}{CONSENT_RETURN_PATH}", server_url.trim_end_matches('/'));
+    Ok(microsoft
+        .client
+        .admin_consent_url(&tenant, &consent_state, &redirect))
+}
+
+/// What Microsoft's consent page sent back.
+pub struct ConsentAnswer {
+    /// The single-use state this server made; it proves the round trip started here.
+    pub state: String,
+    pub tenant: String,
+    pub error: String,
+    pub error_description: String,
+}
+
+/// Finishes the consent round trip: on consent, activates the partner; on
+/// refusal, records why. `NotFound` when the state is unknown, used or expired.
+pub async fn consent_returned(state: &AppState, answer: &ConsentAnswer) -> ServiceResult<()> {
+    let Some(tenant) = state
+        .store
+        .take_consent_state(&token_hash(&answer.state))
+        .await?
+    else {
+        return Err(ServiceError::NotFound("consent state".into()));
+    };
+    if !answer.error.is_empty() {
+        let reason = if answer.error_description.is_empty() {
+            &answer.error
+        } else {
+            &answer.error_description
+        };
+        state
+            .store
+            .set_ms_integration_status(
+                IntegrationStatus::Failed,
+                &format!("Consent was refused in Microsoft: {reason}"),
+                "",
+            )
+            .await?;
+    } else if !answer.tenant.is_empty() && !answer.tenant.eq_ignore_ascii_case(&tenant) {
+        state
+            .store
+            .set_ms_integration_status(
+                IntegrationStatus::Failed,
+                &format!(
+                    "Consent was given for tenant {}, not {tenant}",
+                    answer.tenant
+                ),
+                "",
+            )
+            .await?;
+    } else {
+        activate(state, &tenant).await?;
+    }
+    Ok(())
+}
+
+/// The connection, for admins.
+pub async fn integration(
+    state: &AppState,
+    caller: &Caller,
+) -> ServiceResult<Option<MsIntegration>> {
+    caller.require_global_admin()?;
+    Ok(state.store.ms_integration().await?)
+}
+
+/// Whether the server was started with a Microsoft partner app.
+pub fn partner_app_configured(state: &AppState) -> bool {
+    state.settings.microsoft.is_some()
+}
+
+/// Deactivates the partner in the tenant (best effort) and forgets the connection.
+pub async fn disconnect(state: &AppState, caller: &Caller) -> ServiceResult<()> {
+    caller.require_global_admin()?;
+    let integration = state
+        .store
+        .ms_integration()
+        .await?
+        .ok_or_else(|| ServiceError::NotFound("conditional access integration".into()))?;
+    if integration.status == IntegrationStatus::Active {
+        if let Some(microsoft) = &state.settings.microsoft {
+            let (enroll, remediate) = partner_urls(state).await?;
+            if let Err(err) = microsoft
+                .client
+                .deprovision(&integration.tenant_id, &enroll, &remediate)
+                .await
+            {
+                // The connection is removed here regardless; the admin can
+                // remove the partner in Intune by hand.
+                tracing::warn!(error = %err, "could not deprovision the partner in Microsoft");
+            }
+        }
+    }
+    state.store.delete_ms_integration().await?;
+    Ok(())
+}
+
+/// The `conditional_access` block of the org settings.
+pub async fn config_block(state: &AppState) -> ServiceResult<Value> {
+    let integration = state.store.ms_integration().await?;
+    Ok(json!({
+        "microsoft_entra_tenant_id": integration.as_ref().map_or("", |i| i.tenant_id.as_str()),
+        "microsoft_entra_connection_configured": integration.is_some_and(|i| i.status == IntegrationStatus::Active),
+    }))
+}
+
+/// A team's (or "No team"'s) automation: whether it reports, and its policies.
+pub struct Automation {
+    pub enabled: bool,
+    pub policies: Vec<PolicyRecord>,
+    pub integration: Option<MsIntegration>,
+}
+
+fn team_of(scope: Scope) -> ServiceResult<Option<flotilla_core::TeamId>> {
+    match scope {
+        Scope::Team(team) => Ok(Some(team)),
+        Scope::NoTeam => Ok(None),
+        Scope::Global => Err(ServiceError::invalid(
+            "team_id",
+            "conditional access is switched per team or for \"No team\"",
+        )),
+    }
+}
+
+pub async fn automation(
+    state: &AppState,
+    caller: &Caller,
+    scope: Scope,
+) -> ServiceResult<Automation> {
+    caller.require_write(scope)?;
+    let enabled = crate::conditional_access::team_enabled(&state.store, team_of(scope)?).await?;
+    Ok(Automation {
+        enabled,
+        policies: state.store.policies(scope).await?,
+        integration: state.store.ms_integration().await?,
+    })
+}
+
+fn set_switch(document: &mut Value, enabled: bool) {
+    if !document.is_object() {
+        *document = json!({});
+    }
+    if let Some(object) = document.as_object_mut() {
+        let integrations = object.entry("integrations").or_insert_with(|| json!({}));
+        if let Some(map) = integrations.as_object_mut() {
+            map.insert("conditional_access_enabled".into(), json!(enabled));
+        }
+    }
+}
+
+/// Switches conditional access for a team (or "No team") and sets which of
+/// its policies count.
+pub async fn set_automation(
+    state: &AppState,
+    caller: &Caller,
+    scope: Scope,
+    enabled: bool,
+    counted: &[PolicyId],
+) -> ServiceResult<()> {
+    caller.require_write(scope)?;
+    let team = team_of(scope)?;
+    for policy in state.store.policies(scope).await? {
+        let wanted = counted.contains(&policy.id);
+        if wanted != policy.conditional_access_enabled {
+            policies::modify(state, caller, Some(scope), policy.id, |mut spec| {
+                spec.conditional_access_enabled = wanted;
+                spec
+            })
+            .await?;
+        }
+    }
+    let activity = caller.activity(
+        if enabled {
+            "enabled_conditional_access_automations"
+        } else {
+            "disabled_conditional_access_automations"
+        },
+        json!({ "team_id": team.map(|t| t.0) }),
+    );
+    match team {
+        Some(id) => {
+            let team = state.store.team(id).await?;
+            let mut document = team.document.clone();
+            set_switch(&mut document, enabled);
+            state
+                .store
+                .update_team(id, &team.name, &team.description, &document, Some(activity))
+                .await?;
+        }
+        None => {
+            let mut config = state.store.app_config().await?.unwrap_or_else(|| json!({}));
+            set_switch(&mut config, enabled);
+            state.store.save_app_config(&config, Some(activity)).await?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_guid;
+
+    #[test]
+    fn tenant_ids_must_be_guids() {
+        assert!(is_guid("6f1c3a52-0c1e-4b8e-9a61-3f0d2b7c9e10"));
+        assert!(!is_guid("contoso.onmicrosoft.com"));
+        assert!(!is_guid("6f1c3a52-0c1e-4b8e-9a61-3f0d2b7c9e1"));
+    }
+}

@@ -1,0 +1,277 @@
+//! Users and sessions: first-run setup, sign-in and sign-out, and user
+//! management by global admins. Password hashing (Argon2, deliberately slow)
+//! runs on the blocking pool so it never holds up an async worker.
+
+use super::{config, teams, Caller, ServiceError, ServiceResult};
+use crate::secrets::{random_token, token_hash};
+use crate::AppState;
+use flotilla_core::access::Role;
+use flotilla_core::validation::{validate_email, validate_password};
+use flotilla_core::{TeamId, UserId, ValidationErrors};
+use flotilla_store::{NewUser, TeamRecord, UserRecord};
+use serde_json::{json, Value};
+
+/// The first admin, as the setup form or `POST /setup` gives them.
+pub struct SetupAdmin {
+    pub email: String,
+    pub password: String,
+    pub name: String,
+}
+
+/// What setup makes: the admin, the org settings, and a session for the admin.
+pub struct SetupOutcome {
+    pub user: UserRecord,
+    pub config: Value,
+    pub token: String,
+}
+
+async fn hash_password(password: &str) -> ServiceResult<String> {
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || crate::secrets::hash_password(&password))
+        .await
+        .map_err(|_| ServiceError::Internal)?
+        .map_err(|_| ServiceError::Internal)
+}
+
+async fn verify_password(password: &str, hash: &str) -> bool {
+    let (password, hash) = (password.to_string(), hash.to_string());
+    tokio::task::spawn_blocking(move || crate::secrets::verify_password(&password, &hash))
+        .await
+        .unwrap_or(false)
+}
+
+pub async fn is_set_up(state: &AppState) -> ServiceResult<bool> {
+    Ok(state.store.is_set_up().await?)
+}
+
+fn check_new_user(name: &str, email: &str, password: &str, errors: &mut ValidationErrors) {
+    if name.trim().is_empty() {
+        errors.add("name", "name is required");
+    }
+    if let Err(e) = validate_email(email.trim()) {
+        errors.0.extend(e.0);
+    }
+    if let Err(e) = validate_password(password) {
+        errors.0.extend(e.0);
+    }
+}
+
+/// Creates the first admin and the org settings.
+pub async fn setup(
+    state: &AppState,
+    admin: &SetupAdmin,
+    org_name: &str,
+    org_logo_url: &str,
+    server_url: &str,
+) -> ServiceResult<SetupOutcome> {
+    if state.store.is_set_up().await? {
+        return Err(ServiceError::Conflict(
+            "setup has already been completed".into(),
+        ));
+    }
+    let mut errors = ValidationErrors::default();
+    check_new_user(&admin.name, &admin.email, &admin.password, &mut errors);
+    if org_name.trim().is_empty() {
+        errors.add("org_name", "organization name is required");
+    }
+    if let Err(reason) = config::check_server_url(server_url) {
+        errors.add("server_url", reason);
+    }
+    errors.into_result()?;
+    let new_user = NewUser {
+        email: admin.email.trim().to_string(),
+        name: admin.name.trim().to_string(),
+        password_hash: hash_password(&admin.password).await?,
+        global_role: Some(Role::Admin),
+        teams: Vec::new(),
+    };
+    let config = config::initial_config(org_name.trim(), org_logo_url, server_url);
+    let token = random_token(32);
+    let user = state
+        .store
+        .complete_setup(&new_user, &config, &token_hash(&token))
+        .await?;
+    tracing::info!(user = %user.id, "first-run setup completed");
+    Ok(SetupOutcome {
+        user,
+        config,
+        token,
+    })
+}
+
+/// Checks a password and opens a session; returns the user and the session
+/// token. Unauthenticated, whichever part was wrong.
+pub async fn sign_in(
+    state: &AppState,
+    email: &str,
+    password: &str,
+) -> ServiceResult<(UserRecord, String)> {
+    let found = state.store.user_credentials(email.trim()).await?;
+    let Some((user, hash)) = found else {
+        return Err(ServiceError::Unauthenticated);
+    };
+    if !verify_password(password, &hash).await {
+        return Err(ServiceError::Unauthenticated);
+    }
+    let token = random_token(32);
+    state
+        .store
+        .create_session(user.id, &token_hash(&token))
+        .await?;
+    Ok((user, token))
+}
+
+/// The user a session token's hash belongs to.
+pub async fn session_user(state: &AppState, token_hash: &str) -> ServiceResult<Option<UserRecord>> {
+    Ok(state.store.session_user(token_hash).await?)
+}
+
+pub async fn sign_out(state: &AppState, token_hash: &str) -> ServiceResult<()> {
+    Ok(state.store.delete_session(token_hash).await?)
+}
+
+/// The teams a user may switch to.
+pub async fn available_teams(
+    state: &AppState,
+    user: &UserRecord,
+) -> ServiceResult<Vec<TeamRecord>> {
+    teams::visible(state, &Caller::of(user)).await
+}
+
+/// A role on a team as submitted.
+pub struct TeamRole {
+    pub team: TeamId,
+    pub role: String,
+}
+
+fn parse_roles(
+    global_role: Option<&str>,
+    teams: &[TeamRole],
+    errors: &mut ValidationErrors,
+) -> (Option<Role>, Vec<(TeamId, Role)>) {
+    let global = match global_role {
+        None => None,
+        Some(name) => match Role::parse(name) {
+            Some(role) => Some(role),
+            None => {
+                errors.add(
+                    "global_role",
+                    format!("unknown role \"{name}\"; use admin, maintainer or observer"),
+                );
+                None
+            }
+        },
+    };
+    let mut team_roles = Vec::new();
+    for team in teams {
+        match Role::parse(&team.role) {
+            Some(role) => team_roles.push((team.team, role)),
+            None => errors.add(
+                "teams",
+                format!("unknown role \"{}\" for team {}", team.role, team.team.0),
+            ),
+        }
+    }
+    if global.is_some() && !team_roles.is_empty() {
+        errors.add(
+            "teams",
+            "a user has either a global role or team roles, not both",
+        );
+    }
+    if global.is_none() && team_roles.is_empty() && errors.0.is_empty() {
+        errors.add(
+            "global_role",
+            "a user needs a global role or at least one team role",
+        );
+    }
+    (global, team_roles)
+}
+
+/// A user as an admin creates them.
+pub struct NewUserInput {
+    pub email: String,
+    pub name: String,
+    pub password: String,
+    pub global_role: Option<String>,
+    pub teams: Vec<TeamRole>,
+}
+
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    input: NewUserInput,
+) -> ServiceResult<UserRecord> {
+    caller.require_global_admin()?;
+    let mut errors = ValidationErrors::default();
+    check_new_user(&input.name, &input.email, &input.password, &mut errors);
+    let (global_role, teams) = parse_roles(input.global_role.as_deref(), &input.teams, &mut errors);
+    errors.into_result()?;
+    let user = NewUser {
+        email: input.email.trim().to_string(),
+        name: input.name.trim().to_string(),
+        password_hash: hash_password(&input.password).await?,
+        global_role,
+        teams,
+    };
+    let activity = caller.activity("created_user", json!({ "user_email": user.email }));
+    Ok(state.store.create_user(&user, activity).await?)
+}
+
+pub async fn list(state: &AppState, caller: &Caller) -> ServiceResult<Vec<UserRecord>> {
+    caller.require_global_admin()?;
+    Ok(state.store.users().await?)
+}
+
+/// A user: themselves, or anyone for a global admin.
+pub async fn get(state: &AppState, caller: &Caller, id: UserId) -> ServiceResult<UserRecord> {
+    if caller.actor.id != Some(id) {
+        caller.require_global_admin()?;
+    }
+    Ok(state.store.user(id).await?)
+}
+
+/// Changes a user's role: a global role, or roles on teams.
+pub async fn set_roles(
+    state: &AppState,
+    caller: &Caller,
+    id: UserId,
+    global_role: Option<&str>,
+    teams: &[TeamRole],
+) -> ServiceResult<UserRecord> {
+    caller.require_global_admin()?;
+    let target = state.store.user(id).await?;
+    let mut errors = ValidationErrors::default();
+    let (global_role, team_roles) = parse_roles(global_role, teams, &mut errors);
+    errors.into_result()?;
+    if target.global_role == Some(Role::Admin)
+        && global_role != Some(Role::Admin)
+        && state.store.global_admin_count().await? <= 1
+    {
+        return Err(ServiceError::invalid(
+            "global_role",
+            "the last global admin can't be demoted",
+        ));
+    }
+    let activity = caller.activity(
+        "changed_user_role",
+        json!({ "user_email": target.email, "global_role": global_role.map(Role::as_str) }),
+    );
+    Ok(state
+        .store
+        .set_user_roles(target.id, global_role, &team_roles, activity)
+        .await?)
+}
+
+pub async fn delete(state: &AppState, caller: &Caller, id: UserId) -> ServiceResult<()> {
+    caller.require_global_admin()?;
+    let target = state.store.user(id).await?;
+    if target.global_role == Some(Role::Admin) && state.store.global_admin_count().await? <= 1 {
+        return Err(ServiceError::invalid(
+            "id",
+            "the last global admin can't be deleted",
+        ));
+    }
+    let activity = caller.activity("deleted_user", json!({ "user_email": target.email }));
+    state.store.delete_user(target.id, activity).await?;
+    Ok(())
+}
