@@ -21,6 +21,10 @@ pub struct ServeArgs {
     /// PostgreSQL URL (postgres://...) for several replicas; the embedded SQLite database otherwise.
     #[arg(long, env = "FLOTILLA_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// This replica's name on the work it claims (default: hostname and
+    /// listen address); keep it across restarts so unfinished work resumes at once.
+    #[arg(long, env = "FLOTILLA_REPLICA_ID")]
+    pub replica_id: Option<String>,
     /// TLS certificate chain (PEM); with --tls-key.
     #[arg(long, env = "FLOTILLA_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -124,6 +128,12 @@ impl ServeArgs {
                 self.data_dir.join("blobs"),
             )),
             secure_cookies: !self.no_tls,
+            replica_id: self.replica_id.clone().unwrap_or_else(|| {
+                let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .map(|h| h.trim().to_string())
+                    .unwrap_or_else(|_| "flotilla".into());
+                format!("{host}:{}", self.listen)
+            }),
             ..ServerSettings::default()
         })
     }

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 const TOKEN_MARGIN: Duration = Duration::from_secs(300);
 /// Intune's endpoints rarely move; they are looked up again after a day.
 const DISCOVERY_TTL: Duration = Duration::from_secs(86_400);
-/// Throttled or failing calls are tried this many times in all.
-const ATTEMPTS: u32 = 6;
+/// How long one call may take; a report's lease is renewed while it runs.
+const CALL_TIMEOUT: Duration = Duration::from_secs(20);
 
 #[derive(Clone)]
 pub struct MicrosoftConfig {
@@ -87,9 +87,7 @@ impl MicrosoftClient {
         if config.client_id.is_empty() || config.client_secret.is_empty() {
             return Err(MicrosoftError::NotConfigured);
         }
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()?;
+        let http = reqwest::Client::builder().timeout(CALL_TIMEOUT).build()?;
         Ok(MicrosoftClient {
             http,
             config,
@@ -128,53 +126,35 @@ impl MicrosoftClient {
                 return Ok(token.value.clone());
             }
         }
-        let mut attempt = 0;
-        let body = loop {
-            attempt += 1;
-            let sent = self
-                .http
-                .post(format!("{}/{tenant}/oauth2/v2.0/token", self.authority()))
-                .form(&[
-                    ("client_id", self.config.client_id.as_str()),
-                    ("client_secret", self.config.client_secret.as_str()),
-                    ("grant_type", "client_credentials"),
-                    ("scope", scope.as_str()),
-                ])
-                .send()
-                .await;
-            let response = match sent {
-                Ok(response) => response,
-                Err(_) if attempt < ATTEMPTS => {
-                    tokio::time::sleep(backoff(attempt)).await;
-                    continue;
-                }
-                Err(err) => return Err(err.into()),
-            };
-            let status = response.status();
-            if (status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error())
-                && attempt < ATTEMPTS
-            {
-                tokio::time::sleep(retry_after(&response).unwrap_or_else(|| backoff(attempt)))
-                    .await;
-                continue;
-            }
-            let body: Value = response.json().await.unwrap_or(Value::Null);
-            if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-                return Err(MicrosoftError::Status {
-                    call: "token",
-                    status: status.as_u16(),
-                    body: body.to_string(),
-                });
-            }
-            if !status.is_success() {
-                let reason = body["error_description"]
-                    .as_str()
-                    .or(body["error"].as_str())
-                    .unwrap_or("no reason given");
-                return Err(MicrosoftError::Credentials(reason.to_string()));
-            }
-            break body;
-        };
+        let response = self
+            .http
+            .post(format!("{}/{tenant}/oauth2/v2.0/token", self.authority()))
+            .form(&[
+                ("client_id", self.config.client_id.as_str()),
+                ("client_secret", self.config.client_secret.as_str()),
+                ("grant_type", "client_credentials"),
+                ("scope", scope.as_str()),
+            ])
+            .send()
+            .await?;
+        let status = response.status();
+        let wait = retry_after(&response);
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if is_unavailable(status) {
+            return Err(MicrosoftError::Unavailable {
+                call: "token",
+                status: status.as_u16(),
+                retry_after: wait,
+                body: body.to_string(),
+            });
+        }
+        if !status.is_success() {
+            let reason = body["error_description"]
+                .as_str()
+                .or(body["error"].as_str())
+                .unwrap_or("no reason given");
+            return Err(MicrosoftError::Credentials(reason.to_string()));
+        }
         let value = body["access_token"]
             .as_str()
             .ok_or(MicrosoftError::Protocol {
@@ -200,8 +180,10 @@ impl MicrosoftClient {
         }
     }
 
-    /// One authenticated call. A 401 drops the token and tries once more with
-    /// a fresh one; 429 and 5xx are retried after Retry-After (or a backoff).
+    /// One authenticated call, made once: the outbox owns retries. A 401
+    /// drops the token and tries once more with a fresh one (a token not yet
+    /// replicated in Microsoft is refused once); 429 and 5xx are
+    /// `Unavailable`, with Microsoft's Retry-After.
     async fn call(
         &self,
         call: &'static str,
@@ -212,38 +194,30 @@ impl MicrosoftClient {
         body: Option<&Value>,
     ) -> Result<(StatusCode, Value), MicrosoftError> {
         let mut refreshed = false;
-        let mut attempt = 0;
         loop {
-            attempt += 1;
             let token = self.token(tenant, scope).await?;
             let mut request = self.http.request(method.clone(), url).bearer_auth(token);
             if let Some(body) = body {
                 request = request.json(body);
             }
-            let response = match request.send().await {
-                Ok(response) => response,
-                Err(err) if attempt < ATTEMPTS => {
-                    tracing::debug!(call, error = %err, "Microsoft call failed, retrying");
-                    tokio::time::sleep(backoff(attempt)).await;
-                    continue;
-                }
-                Err(err) => return Err(err.into()),
-            };
+            let response = request.send().await?;
             let status = response.status();
             if status == StatusCode::UNAUTHORIZED && !refreshed {
                 refreshed = true;
                 self.drop_token(tenant, scope);
                 continue;
             }
-            if (status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error())
-                && attempt < ATTEMPTS
-            {
-                let wait = retry_after(&response).unwrap_or_else(|| backoff(attempt));
-                tracing::debug!(call, %status, ?wait, "Microsoft asked to retry");
-                tokio::time::sleep(wait).await;
-                continue;
-            }
+            let wait = retry_after(&response);
             let text = response.text().await?;
+            if is_unavailable(status) {
+                tracing::debug!(call, %status, ?wait, "Microsoft is unavailable");
+                return Err(MicrosoftError::Unavailable {
+                    call,
+                    status: status.as_u16(),
+                    retry_after: wait,
+                    body: text,
+                });
+            }
             let value = if text.is_empty() {
                 Value::Null
             } else {
@@ -599,7 +573,7 @@ impl MicrosoftClient {
     }
 }
 
-/// Microsoft's Retry-After, in seconds, capped so one call can't stall for long.
+/// Microsoft's Retry-After, in seconds.
 fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     response
         .headers()
@@ -608,9 +582,10 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
         .ok()?
         .parse::<u64>()
         .ok()
-        .map(|secs| Duration::from_secs(secs.min(30)))
+        .map(Duration::from_secs)
 }
 
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(250 * 2u64.pow(attempt.min(6)))
+/// Throttling and server trouble: the answers worth trying again later.
+fn is_unavailable(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
 }

@@ -14,6 +14,15 @@ pub enum MicrosoftError {
         status: u16,
         body: String,
     },
+    /// Throttled (429) or server trouble (5xx): worth trying again, after
+    /// Microsoft's Retry-After when it gave one.
+    #[error("Microsoft is unavailable for {call} ({status}): {body}")]
+    Unavailable {
+        call: &'static str,
+        status: u16,
+        retry_after: Option<std::time::Duration>,
+        body: String,
+    },
     #[error("the Entra group \"{0}\" does not exist; create it in Entra and assign the compliance policy's users to it")]
     GroupMissing(String),
     #[error("the Entra user \"{0}\" does not exist")]
@@ -27,10 +36,17 @@ pub enum MicrosoftError {
 impl MicrosoftError {
     /// Worth retrying later: throttling, server trouble, the network.
     pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            MicrosoftError::Transport(_) | MicrosoftError::Unavailable { .. }
+        )
+    }
+
+    /// How long Microsoft asked to be left alone, when it said.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
         match self {
-            MicrosoftError::Transport(_) => true,
-            MicrosoftError::Status { status, .. } => *status == 429 || *status >= 500,
-            _ => false,
+            MicrosoftError::Unavailable { retry_after, .. } => *retry_after,
+            _ => None,
         }
     }
 }

@@ -15,7 +15,10 @@ pub struct DeviceReport {
     pub compliant: bool,
     /// RFC 3339.
     pub last_check_in: String,
-    /// RFC 3339.
+    /// RFC 3339: when the verdict was decided (Intune's `LastUpdateTime`,
+    /// which orders a device's reports).
+    pub decided_at: String,
+    /// RFC 3339: when this upload is made.
     pub now: String,
 }
 
@@ -32,7 +35,7 @@ impl DeviceReport {
                 "DeviceName": self.device_name,
                 "UserId": self.user_id,
                 "LastCheckInTime": self.last_check_in,
-                "LastUpdateTime": self.now,
+                "LastUpdateTime": self.decided_at,
                 "Os": "macOS",
                 "OsVersion": self.os_version,
                 "EasIds": [],
@@ -43,7 +46,7 @@ impl DeviceReport {
                 "TenantId": self.tenant_id,
                 "DeviceId": self.device_id,
                 "UserId": self.user_id,
-                "LastUpdateTime": self.now,
+                "LastUpdateTime": self.decided_at,
                 "complianceStatus": if self.compliant { "compliant" } else { "notCompliant" }
             }
         ])
@@ -84,7 +87,8 @@ mod tests {
             managed: true,
             compliant: false,
             last_check_in: "2026-01-01T00:00:00Z".into(),
-            now: "2026-01-01T00:00:01Z".into(),
+            decided_at: "2026-01-01T00:00:01Z".into(),
+            now: "2026-01-01T00:00:02Z".into(),
         };
         let body = report.upload_body();
         let content: Value = serde_json::from_str(body["Content"].as_str().unwrap()).unwrap();

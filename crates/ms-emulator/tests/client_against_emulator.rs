@@ -88,7 +88,8 @@ fn report(device: &str, user_id: &str, managed: bool, compliant: bool) -> Device
         managed,
         compliant,
         last_check_in: "2026-11-27T10:00:00Z".into(),
-        now: "2026-11-27T10:00:01Z".into(),
+        decided_at: "2026-11-27T10:00:01Z".into(),
+        now: "2026-11-27T10:00:02Z".into(),
     }
 }
 
@@ -303,29 +304,66 @@ async fn malformed_uploads_fail_with_a_reason() {
     }
 }
 
+async fn set_faults(emulator: &Emulator, faults: &Faults) {
+    let answer = emulator
+        .http
+        .post(format!("{}/_emulator/faults", emulator.url))
+        .json(faults)
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success());
+}
+
+/// The client makes one attempt per call and says what went wrong; the
+/// outbox decides when to try again.
 #[tokio::test]
-async fn the_client_recovers_from_throttling_errors_and_rejected_tokens() {
-    let faults = Faults {
-        throttle: 0.2,
-        retry_after_secs: 1,
-        unavailable: 0.05,
+async fn the_client_classifies_throttling_and_outages_and_refreshes_a_rejected_token() {
+    let throttled = Faults {
+        throttle: 1.0,
+        retry_after_secs: 7,
+        ..Faults::default()
+    };
+    let emulator = Emulator::start(throttled).await;
+    let client = emulator.client("s3cret");
+    let err = client
+        .user_id(TENANT, "user2@contoso.com")
+        .await
+        .unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(7)), "{err}");
+
+    let down = Faults {
+        unavailable: 1.0,
+        ..Faults::default()
+    };
+    set_faults(&emulator, &down).await;
+    let err = client
+        .user_id(TENANT, "user2@contoso.com")
+        .await
+        .unwrap_err();
+    assert!(err.is_transient() && err.retry_after().is_none(), "{err}");
+    assert!(err.to_string().contains("503"), "{err}");
+
+    // A token not yet replicated is refused once: the same call renews it.
+    let fresh_token_refused = Faults {
         reject_fresh_token_once: true,
         ..Faults::default()
     };
-    let emulator = Emulator::start(faults).await;
+    set_faults(&emulator, &fresh_token_refused).await;
     let client = emulator.client("s3cret");
     client
         .provision(TENANT, "e", "r")
         .await
-        .expect("provision despite faults");
+        .expect("provision with a renewed token");
     let user = client
         .user_id(TENANT, "user2@contoso.com")
         .await
-        .expect("user despite faults");
+        .expect("user");
     let message = client
         .upload(&report("dev-9", &user, false, false))
         .await
-        .expect("upload despite faults");
+        .expect("upload");
     let mut status = UploadStatus::Pending;
     for _ in 0..50 {
         if let Ok(now) = client.upload_status(TENANT, &message).await {

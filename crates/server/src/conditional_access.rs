@@ -1,30 +1,18 @@
-//! Conditional access with Entra: connecting the tenant, deciding each host's
-//! verdict as soon as its results arrive, and the reporter that delivers
-//! queued verdicts to Microsoft.
+//! Conditional access with Entra: activating the tenant and deciding each
+//! host's verdict (queued in the outbox for `workers::reporter`).
 //!
 //! Verdicts are queued in the database (the outbox), so every replica can
 //! deliver them and none is lost on a restart; a replica that queues one
 //! wakes its own reporter at once, the others find it on their next poll.
 
-use crate::workers::StopSignal;
 use crate::AppState;
 use flotilla_core::compliance::{counted_policies, needs_report, verdict, CandidatePolicy};
 use flotilla_core::targeting::label_scope_applies;
 use flotilla_core::{HostId, TeamId};
-use flotilla_microsoft::{DeviceReport, MicrosoftClient, MicrosoftError, UploadStatus};
-use flotilla_store::{ComplianceReport, IntegrationStatus, ReportOutcome, Store, StoreError};
+use flotilla_microsoft::{MicrosoftClient, MicrosoftError};
+use flotilla_store::{IntegrationStatus, Store, StoreError};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::Notify;
-
-/// Reports taken per round, and sent concurrently.
-const BATCH: i64 = 32;
-/// How long a claimed report is reserved for the replica sending it.
-const LEASE_SECS: i64 = 120;
-/// How often other replicas' reports are looked for.
-const POLL: Duration = Duration::from_secs(2);
-/// How long one send waits for Microsoft to process an upload.
-const PROCESSING_WAIT: Duration = Duration::from_secs(30);
 
 /// Microsoft settings of the server.
 #[derive(Clone)]
@@ -43,6 +31,10 @@ pub struct Reporter {
 impl Reporter {
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    pub(crate) async fn woken(&self) {
+        self.wake.notified().await;
     }
 }
 
@@ -152,6 +144,14 @@ pub async fn activate(state: &AppState, tenant: &str) -> Result<(), StoreError> 
                 .await?;
             Ok(())
         }
+        // Microsoft was unavailable: the reporter tries again.
+        Err(err) if err.is_transient() => {
+            tracing::info!(tenant, error = %err, "conditional access setup to be retried");
+            state
+                .store
+                .set_ms_integration_status(IntegrationStatus::Activating, &err.to_string(), "")
+                .await
+        }
         Err(err) => {
             tracing::warn!(tenant, error = %err, "conditional access setup failed");
             state
@@ -179,109 +179,4 @@ pub async fn partner_urls(state: &AppState) -> Result<(String, String), StoreErr
         format!("{server}/microsoft-compliance-partner/enroll"),
         format!("{server}/microsoft-compliance-partner/remediate"),
     ))
-}
-
-/// Delivers queued reports until stopped.
-pub async fn run_reporter(state: AppState, mut stop: StopSignal) {
-    let Some(microsoft) = state.settings.microsoft.clone() else {
-        return;
-    };
-    while !stop.is_stopped() {
-        let claimed = match state
-            .store
-            .claim_compliance_reports(BATCH, LEASE_SECS)
-            .await
-        {
-            Ok(claimed) => claimed,
-            Err(err) => {
-                tracing::warn!(error = %err, "could not read the compliance outbox");
-                Vec::new()
-            }
-        };
-        if claimed.is_empty() {
-            tokio::select! {
-                _ = stop.stopped() => break,
-                _ = state.reporter.wake.notified() => {}
-                _ = tokio::time::sleep(POLL) => {}
-            }
-            continue;
-        }
-        let mut sends = tokio::task::JoinSet::new();
-        for report in claimed {
-            let store = state.store.clone();
-            let client = microsoft.client.clone();
-            sends.spawn(async move {
-                let outcome = deliver(&client, &store, &report).await;
-                if let Err(err) = store.finish_compliance_report(&report, &outcome).await {
-                    tracing::warn!(report = report.id, error = %err, "could not record a report's outcome");
-                }
-            });
-        }
-        while sends.join_next().await.is_some() {}
-    }
-}
-
-fn retry_later(report: &ComplianceReport, error: String) -> ReportOutcome {
-    let delay = 5i64
-        .saturating_mul(1 << report.attempts.clamp(0, 6))
-        .min(600);
-    ReportOutcome::Retry {
-        at: flotilla_store::now() + delay,
-        error,
-    }
-}
-
-/// Sends one report and waits for Microsoft to process it.
-async fn deliver(
-    client: &MicrosoftClient,
-    store: &Store,
-    report: &ComplianceReport,
-) -> ReportOutcome {
-    let message = if report.message_id.is_empty() {
-        let user_id = match client.user_id(&report.tenant_id, &report.upn).await {
-            Ok(id) => id,
-            Err(err) if err.is_transient() => return retry_later(report, err.to_string()),
-            Err(err) => return ReportOutcome::Failed(err.to_string()),
-        };
-        let now = crate::views::timestamp(flotilla_store::now());
-        let upload = DeviceReport {
-            tenant_id: report.tenant_id.clone(),
-            device_id: report.device_id.clone(),
-            device_name: report.device_name.clone(),
-            user_id,
-            os_version: report.os_version.clone(),
-            managed: report.verdict.managed,
-            compliant: report.verdict.compliant,
-            last_check_in: crate::views::timestamp(report.last_check_in),
-            now,
-        };
-        match client.upload(&upload).await {
-            Ok(message) => {
-                if let Err(err) = store.set_report_message(report.id, &message).await {
-                    tracing::warn!(report = report.id, error = %err, "could not record the upload id");
-                }
-                message
-            }
-            Err(err) if err.is_transient() => return retry_later(report, err.to_string()),
-            Err(err) => return ReportOutcome::Failed(err.to_string()),
-        }
-    } else {
-        report.message_id.clone()
-    };
-    let started = tokio::time::Instant::now();
-    let mut wait = Duration::from_millis(100);
-    loop {
-        match client.upload_status(&report.tenant_id, &message).await {
-            Ok(UploadStatus::Completed) => return ReportOutcome::Completed,
-            Ok(UploadStatus::Failed(detail)) => return ReportOutcome::Failed(detail),
-            Ok(UploadStatus::Pending) if started.elapsed() < PROCESSING_WAIT => {}
-            Ok(UploadStatus::Pending) => {
-                return retry_later(report, "Microsoft is still processing the upload".into())
-            }
-            Err(err) if err.is_transient() => return retry_later(report, err.to_string()),
-            Err(err) => return ReportOutcome::Failed(err.to_string()),
-        }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(2));
-    }
 }

@@ -46,6 +46,9 @@ pub struct ServerSettings {
     pub blobs: Option<blobs::BlobStore>,
     /// Console cookies carry `Secure` (the server is behind TLS).
     pub secure_cookies: bool,
+    /// This replica's name on the work it claims; stable across restarts so
+    /// a restarted replica takes its unfinished work back at once.
+    pub replica_id: String,
 }
 
 impl Default for ServerSettings {
@@ -57,6 +60,7 @@ impl Default for ServerSettings {
             microsoft: None,
             blobs: None,
             secure_cookies: false,
+            replica_id: format!("replica-{}", secrets::random_token(9)),
         }
     }
 }

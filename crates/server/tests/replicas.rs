@@ -14,15 +14,7 @@ use std::time::Duration;
 const TENANT: &str = "6f1c3a52-0c1e-4b8e-9a61-3f0d2b7c9e10";
 
 async fn postgres() -> Option<Database> {
-    let admin_url = match std::env::var("FLOTILLA_TEST_DATABASE_URL") {
-        Ok(url) => url,
-        Err(_) => {
-            eprintln!(
-                "skipped: set FLOTILLA_TEST_DATABASE_URL to run the replica tests on PostgreSQL"
-            );
-            return None;
-        }
-    };
+    let admin_url = common::postgres_admin_url()?;
     let name = format!("flotilla_test_{}", uuid::Uuid::new_v4().simple());
     Some(Database::Postgres(
         flotilla_store::create_postgres_database(&admin_url, &name)

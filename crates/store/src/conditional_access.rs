@@ -12,6 +12,9 @@ use std::collections::HashMap;
 pub enum IntegrationStatus {
     /// Waiting for the admin's consent.
     Pending,
+    /// Consent was given; the setup in Microsoft is being retried after
+    /// Microsoft was unavailable (`setup_error` says what it answered).
+    Activating,
     Active,
     /// Setup failed; `setup_error` says why.
     Failed,
@@ -21,6 +24,7 @@ impl IntegrationStatus {
     fn as_str(self) -> &'static str {
         match self {
             IntegrationStatus::Pending => "pending",
+            IntegrationStatus::Activating => "activating",
             IntegrationStatus::Active => "active",
             IntegrationStatus::Failed => "failed",
         }
@@ -29,6 +33,7 @@ impl IntegrationStatus {
     fn parse(s: &str) -> IntegrationStatus {
         match s {
             "active" => IntegrationStatus::Active,
+            "activating" => IntegrationStatus::Activating,
             "failed" => IntegrationStatus::Failed,
             _ => IntegrationStatus::Pending,
         }
@@ -215,6 +220,22 @@ impl Store {
         Ok(())
     }
 
+    /// Takes the tenant whose setup is to be retried, at most once per
+    /// `every_secs` across every replica; `None` when there is none due.
+    pub async fn claim_activation(&self, every_secs: i64) -> Result<Option<String>> {
+        let ts = now();
+        let row = sqlx::query(
+            "UPDATE ms_integration SET updated_at = $1 WHERE id = 1 AND status = 'activating' AND updated_at <= $2 \
+             RETURNING tenant_id",
+        )
+        .bind(ts)
+        .bind(ts - every_secs)
+        .fetch_optional(&self.writer)
+        .await?;
+        row.map(|r| r.try_get("tenant_id").map_err(Into::into))
+            .transpose()
+    }
+
     /// Removes the connection and every host's reported state.
     pub async fn delete_ms_integration(&self) -> Result<()> {
         let mut tx = self.begin().await?;
@@ -295,7 +316,8 @@ impl Store {
     }
 
     /// Queues a verdict for sending unless the same one is already queued.
-    /// Older unsent reports for the host are superseded. Returns whether a
+    /// Older unconfirmed reports for the host (waiting or being sent) are
+    /// superseded: a report being sent no longer lands. Returns whether a
     /// report was queued.
     pub async fn queue_compliance_report(
         &self,
@@ -325,7 +347,7 @@ impl Store {
             return Ok(false);
         }
         sqlx::query(
-            "UPDATE compliance_reports SET status = 'superseded', updated_at = $1 WHERE host_id = $2 AND status = 'pending'",
+            "UPDATE compliance_reports SET status = 'superseded', updated_at = $1 WHERE host_id = $2 AND status IN ('pending', 'sending')",
         )
         .bind(ts)
         .bind(facts.host.0)
@@ -356,23 +378,36 @@ impl Store {
     /// `lease_secs` so that no other replica sends them meanwhile.
     pub async fn claim_compliance_reports(
         &self,
+        claimant: &str,
         limit: i64,
         lease_secs: i64,
     ) -> Result<Vec<ComplianceReport>> {
         let ts = now();
         // The due condition is repeated on the outer row so that a replica
         // that waited for another's lock re-checks it and skips the row.
-        let due = "((status = 'pending' AND next_attempt_at <= $1) OR (status = 'sending' AND locked_until < $1))";
+        let due = |r: &str| {
+            format!(
+                "(({r}.status = 'pending' AND {r}.next_attempt_at <= $1) OR ({r}.status = 'sending' AND {r}.locked_until < $1))"
+            )
+        };
+        // A device's reports go out in order: none while an older one of the
+        // same host is still held by a sender (even one superseded meanwhile,
+        // whose upload may be on its way).
         let sql = format!(
-            "UPDATE compliance_reports SET status = 'sending', locked_until = $2, attempts = attempts + 1, updated_at = $1 \
-             WHERE id IN (SELECT id FROM compliance_reports WHERE {due} ORDER BY id LIMIT $3) AND {due} \
-             RETURNING {REPORT_COLUMNS}"
+            "UPDATE compliance_reports SET status = 'sending', locked_until = $2, claimed_by = $4, \
+             attempts = attempts + 1, updated_at = $1 \
+             WHERE id IN (SELECT r.id FROM compliance_reports r WHERE {} AND NOT EXISTS \
+             (SELECT 1 FROM compliance_reports o WHERE o.host_id = r.host_id AND o.id < r.id AND o.locked_until >= $1) \
+             ORDER BY r.id LIMIT $3) AND {} RETURNING {REPORT_COLUMNS}",
+            due("r"),
+            due("compliance_reports"),
         );
         let mut tx = self.begin().await?;
         let rows = sqlx::query(&sql)
             .bind(ts)
             .bind(ts + lease_secs)
             .bind(limit)
+            .bind(claimant)
             .fetch_all(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -390,13 +425,91 @@ impl Store {
         Ok(())
     }
 
+    /// Extends the lease of a report `claimant` is sending; false when the
+    /// claim is no longer its own (another replica took it over).
+    pub async fn renew_report_lease(
+        &self,
+        id: i64,
+        claimant: &str,
+        lease_secs: i64,
+    ) -> Result<bool> {
+        let renewed = sqlx::query(
+            "UPDATE compliance_reports SET locked_until = $1 WHERE id = $2 AND claimed_by = $3 AND locked_until > 0",
+        )
+        .bind(now() + lease_secs)
+        .bind(id)
+        .bind(claimant)
+        .execute(&self.writer)
+        .await?;
+        Ok(renewed.rows_affected() == 1)
+    }
+
+    /// After a restart: the reports this replica held go back to the queue at
+    /// once instead of waiting out their leases.
+    pub async fn release_report_claims(&self, claimant: &str) -> Result<u64> {
+        let ts = now();
+        let mut tx = self.begin().await?;
+        let released = sqlx::query(
+            "UPDATE compliance_reports SET status = 'pending', next_attempt_at = $1, locked_until = 0, claimed_by = '' \
+             WHERE status = 'sending' AND claimed_by = $2",
+        )
+        .bind(ts)
+        .bind(claimant)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE compliance_reports SET locked_until = 0 WHERE claimed_by = $1")
+            .bind(claimant)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(released.rows_affected())
+    }
+
+    /// Microsoft answered for a tenant again: its queued reports stop
+    /// waiting out their backoffs.
+    pub async fn reset_report_backoff(&self, tenant: &str) -> Result<()> {
+        let ts = now();
+        sqlx::query(
+            "UPDATE compliance_reports SET next_attempt_at = $1 WHERE tenant_id = $2 AND status = 'pending' AND next_attempt_at > $1",
+        )
+        .bind(ts)
+        .bind(tenant)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// Records a sent report's outcome, fenced: it lands only while the
+    /// report is still `claimant`'s and still being sent (not superseded by
+    /// a newer verdict, not taken over after its lease ran out). Returns
+    /// whether it landed; either way the claim is let go.
     pub async fn finish_compliance_report(
         &self,
         report: &ComplianceReport,
+        claimant: &str,
         outcome: &ReportOutcome,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let ts = now();
         let mut tx = self.begin().await?;
+        let held = sqlx::query(
+            "UPDATE compliance_reports SET locked_until = 0, updated_at = $1 WHERE id = $2 AND claimed_by = $3 AND status = 'sending'",
+        )
+        .bind(ts)
+        .bind(report.id)
+        .bind(claimant)
+        .execute(&mut *tx)
+        .await?;
+        if held.rows_affected() == 0 {
+            sqlx::query(
+                "UPDATE compliance_reports SET locked_until = 0 WHERE id = $1 AND claimed_by = $2",
+            )
+            .bind(report.id)
+            .bind(claimant)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Ok(false);
+        }
         match outcome {
             ReportOutcome::Completed => {
                 sqlx::query("UPDATE compliance_reports SET status = 'completed', error = '', updated_at = $1 WHERE id = $2")
@@ -444,7 +557,7 @@ impl Store {
             }
         }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// A host's reports, newest first.

@@ -207,6 +207,17 @@ impl Store {
 
 async fn insert_user(tx: &mut Transaction<'_, Any>, user: &NewUser) -> Result<UserRecord> {
     let ts = now();
+    // Sign-in finds users by email whatever its case, so two may not differ by case alone.
+    let taken = sqlx::query("SELECT id FROM users WHERE LOWER(email) = LOWER($1)")
+        .bind(user.email.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    if taken.is_some() {
+        return Err(StoreError::Conflict(format!(
+            "a user with email {} already exists",
+            user.email
+        )));
+    }
     let row = sqlx::query(
         "INSERT INTO users (email, name, password_hash, global_role, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",

@@ -70,6 +70,8 @@ pub async fn consent_return(
 pub async fn confirm(State(state): State<AppState>, session: Session) -> ApiResult<Json<Value>> {
     let integration = ca::integration(&state, &session.caller()).await?;
     let (completed, error) = match integration {
+        // While the setup is being retried there is no error to show yet.
+        Some(i) if i.status == IntegrationStatus::Activating => (false, String::new()),
         Some(i) => (i.status == IntegrationStatus::Active, i.setup_error),
         None => (false, String::new()),
     };

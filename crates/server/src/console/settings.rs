@@ -34,6 +34,9 @@ async fn render(
                 p.error role="alert" { "Setup did not finish: " (i.setup_error) }
                 p { "Fix this in Microsoft Entra, then connect again." }
             }
+            Some(i) if i.status == IntegrationStatus::Activating => {
+                p.notice role="status" { "Consent given for tenant " code { (i.tenant_id) } "; finishing the setup in Microsoft, which was unavailable (" (i.setup_error) "). This page shows the result once it is done." }
+            }
             Some(i) => {
                 p.notice role="status" { "Waiting for consent for tenant " code { (i.tenant_id) } ". Finish Microsoft's consent page, or connect again." }
             }

@@ -16,14 +16,9 @@ const LEASE_SECS: i64 = 30;
 /// How often other replicas' marks are looked for.
 const POLL: Duration = Duration::from_secs(1);
 
-/// This process's name on the claims it takes.
-fn claimant() -> String {
-    format!("dirty-{}", crate::secrets::random_token(9))
-}
-
 /// Works through dirty hosts until stopped.
 pub async fn run(state: AppState, mut stop: StopSignal) {
-    let me = claimant();
+    let me = state.settings.replica_id.clone();
     while !stop.is_stopped() {
         match drain_once(&state, &me).await {
             Ok(0) => {}

@@ -1,14 +1,14 @@
 //! Background work, each a loop that `flotilla serve` starts once with
 //! [`Workers::start`] and stops with [`Workers::stop`]:
 //! - [`dirty_hosts`]: re-decides the hosts a change marked dirty;
-//! - the reporter ([`crate::conditional_access::run_reporter`]): delivers
-//!   queued verdicts to Microsoft;
+//! - [`reporter`]: delivers queued verdicts to Microsoft;
 //! - the "last seen" flusher: writes buffered check-in times.
 //!
 //! A worker reads its input from the database (claim and lease), so every
 //! replica runs the same set and none is lost on a restart.
 
 pub mod dirty_hosts;
+pub mod reporter;
 
 use crate::AppState;
 use std::future::Future;
@@ -46,10 +46,7 @@ impl Workers {
         };
         let signal = StopSignal(signal);
         workers.spawn(dirty_hosts::run(state.clone(), signal.clone()));
-        workers.spawn(crate::conditional_access::run_reporter(
-            state.clone(),
-            signal.clone(),
-        ));
+        workers.spawn(reporter::run(state.clone(), signal.clone()));
         workers.spawn(crate::seen::run_flusher(
             state.seen.clone(),
             state.settings.seen_flush_interval,

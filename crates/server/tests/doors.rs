@@ -1,0 +1,364 @@
+//! One rule and one activity per change, whichever door it comes through:
+//! each case makes the same change through the REST API and through the
+//! console (or GitOps), and asserts the same stored result and the same
+//! audit activity (type and detail keys). On SQLite and PostgreSQL.
+
+mod common;
+
+use common::console::{browser_login, submit};
+use common::{databases, TestServer};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::collections::HashSet;
+
+/// Reads the audit log and returns the entries not seen before.
+struct Audit {
+    seen: HashSet<i64>,
+}
+
+impl Audit {
+    async fn new(server: &TestServer, token: &str) -> Audit {
+        let mut audit = Audit {
+            seen: HashSet::new(),
+        };
+        audit.fresh(server, token).await;
+        audit
+    }
+
+    async fn fresh(&mut self, server: &TestServer, token: &str) -> Vec<Value> {
+        let (status, body) = server
+            .get("/api/v1/fleet/activities?per_page=500", token)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let mut fresh = Vec::new();
+        for activity in body["activities"].as_array().unwrap() {
+            if self.seen.insert(activity["id"].as_i64().unwrap()) {
+                fresh.push(activity.clone());
+            }
+        }
+        fresh
+    }
+}
+
+/// An activity's type and the keys of its details.
+fn shape(activities: &[Value]) -> Vec<(String, Vec<String>)> {
+    activities
+        .iter()
+        .map(|a| {
+            let mut keys: Vec<String> = a["details"]
+                .as_object()
+                .map(|d| d.keys().cloned().collect())
+                .unwrap_or_default();
+            keys.sort();
+            (a["type"].as_str().unwrap().to_string(), keys)
+        })
+        .collect()
+}
+
+async fn team_named(server: &TestServer, token: &str, name: &str) -> Option<Value> {
+    let (_, body) = server.get("/api/v1/fleet/teams", token).await;
+    body["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .cloned()
+}
+
+#[tokio::test]
+async fn teams_and_enroll_secrets_follow_one_rule_through_the_api_and_the_console() {
+    for database in databases().await {
+        let server = TestServer::start(database).await;
+        let token = server.setup().await;
+        let session = browser_login(&server, "admin@example.com").await;
+        let mut audit = Audit::new(&server, &token).await;
+
+        // Create.
+        let (status, _) = server
+            .post("/api/v1/fleet/teams", &token, json!({"name": "By API"}))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let by_api = audit.fresh(&server, &token).await;
+        let status = submit(
+            &server,
+            &session,
+            "/teams",
+            "/teams",
+            &[("name", "By console")],
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let by_console = audit.fresh(&server, &token).await;
+        assert_eq!(shape(&by_api), shape(&by_console));
+        assert_eq!(by_console[0]["details"]["team_name"], "By console");
+
+        // Reserved names are refused by both, in any case.
+        for name in ["All teams", "no TEAM"] {
+            let (status, body) = server
+                .post("/api/v1/fleet/teams", &token, json!({"name": name}))
+                .await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+            let status = submit(&server, &session, "/teams", "/teams", &[("name", name)]).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+            assert!(team_named(&server, &token, name).await.is_none());
+        }
+        assert!(audit.fresh(&server, &token).await.is_empty());
+
+        // Enroll secrets: the API replaces them, the console rotates them.
+        let api_team = team_named(&server, &token, "By API").await.unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        let console_team = team_named(&server, &token, "By console").await.unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        let (status, _) = server
+            .patch(
+                &format!("/api/v1/fleet/teams/{api_team}/secrets"),
+                &token,
+                json!({"secrets": [{"secret": "by-api-secret-0001"}]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let by_api = audit.fresh(&server, &token).await;
+        let status = submit(
+            &server,
+            &session,
+            "/teams",
+            &format!("/teams/{console_team}/secrets/rotate"),
+            &[],
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let by_console = audit.fresh(&server, &token).await;
+        assert_eq!(shape(&by_api), shape(&by_console));
+        assert_eq!(
+            by_api[0]["details"],
+            json!({"team_id": api_team, "team_name": "By API"})
+        );
+        assert_eq!(
+            by_console[0]["details"],
+            json!({"team_id": console_team, "team_name": "By console"})
+        );
+        // The global secrets say so with nulls, the same keys.
+        let (status, _) = server
+            .post(
+                "/api/v1/fleet/spec/enroll_secret",
+                &token,
+                json!({"spec": {"secrets": [{"secret": "global-secret-0001"}]}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let global = audit.fresh(&server, &token).await;
+        assert_eq!(
+            global[0]["details"],
+            json!({"team_id": null, "team_name": null})
+        );
+        // A short secret is refused naming the rule.
+        let (status, body) = server
+            .patch(
+                &format!("/api/v1/fleet/teams/{api_team}/secrets"),
+                &token,
+                json!({"secrets": [{"secret": "short"}]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body.to_string().contains("8 characters"), "{body}");
+
+        // Delete.
+        let (status, _) = server
+            .delete(&format!("/api/v1/fleet/teams/{api_team}"), &token)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let by_api = audit.fresh(&server, &token).await;
+        let status = submit(
+            &server,
+            &session,
+            "/teams",
+            &format!("/teams/{console_team}/delete"),
+            &[],
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let by_console = audit.fresh(&server, &token).await;
+        assert_eq!(shape(&by_api), shape(&by_console));
+        assert!(team_named(&server, &token, "By API").await.is_none());
+        assert!(team_named(&server, &token, "By console").await.is_none());
+        server.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn labels_and_policies_follow_one_rule_through_the_api_and_the_console() {
+    for database in databases().await {
+        let server = TestServer::start(database).await;
+        let token = server.setup().await;
+        let session = browser_login(&server, "admin@example.com").await;
+        let mut audit = Audit::new(&server, &token).await;
+
+        // Labels: create, then delete.
+        let (status, body) = server
+            .post(
+                "/api/v1/fleet/labels",
+                &token,
+                json!({"name": "API label", "platform": "darwin", "query": "SELECT 1;"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let api_label = body["label"]["id"].as_i64().unwrap();
+        let by_api = audit.fresh(&server, &token).await;
+        let status = submit(
+            &server,
+            &session,
+            "/labels/new?type=dynamic",
+            "/labels/new",
+            &[
+                ("type", "dynamic"),
+                ("name", "Console label"),
+                ("query", "SELECT 1;"),
+                ("platform", "darwin"),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let by_console = audit.fresh(&server, &token).await;
+        assert_eq!(shape(&by_api), shape(&by_console));
+        let (_, labels) = server.get("/api/v1/fleet/labels", &token).await;
+        let console_label = labels["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == "Console label")
+            .expect("the console's label")
+            .clone();
+        assert_eq!(console_label["platform"], "darwin");
+        let console_label = console_label["id"].as_i64().unwrap();
+
+        let (status, _) = server
+            .delete(&format!("/api/v1/fleet/labels/id/{api_label}"), &token)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let by_api = audit.fresh(&server, &token).await;
+        let status = submit(
+            &server,
+            &session,
+            "/labels",
+            &format!("/labels/{console_label}/delete"),
+            &[],
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let by_console = audit.fresh(&server, &token).await;
+        assert_eq!(shape(&by_api), shape(&by_console));
+        assert_eq!(
+            by_console[0]["details"],
+            json!({"label_id": console_label, "label_name": "Console label"})
+        );
+
+        // Policies: create, then delete.
+        let (status, body) = server
+            .post(
+                "/api/v1/fleet/global/policies",
+                &token,
+                json!({"name": "API policy", "query": "SELECT 1;", "platform": "darwin"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let api_policy = body["policy"]["id"].as_i64().unwrap();
+        let by_api = audit.fresh(&server, &token).await;
+        let status = submit(
+            &server,
+            &session,
+            "/policies/new?team_id=all",
+            "/policies/new?team_id=all",
+            &[
+                ("name", "Console policy"),
+                ("query", "SELECT 1;"),
+                ("platform", "darwin"),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let by_console = audit.fresh(&server, &token).await;
+        assert_eq!(shape(&by_api), shape(&by_console));
+        let (_, policies) = server.get("/api/v1/fleet/global/policies", &token).await;
+        let console_policy = policies["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "Console policy")
+            .expect("the console's policy")["id"]
+            .as_i64()
+            .unwrap();
+
+        let (status, _) = server
+            .post(
+                "/api/v1/fleet/global/policies/delete",
+                &token,
+                json!({"ids": [api_policy]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let by_api = audit.fresh(&server, &token).await;
+        let status = submit(
+            &server,
+            &session,
+            "/policies?team_id=all",
+            &format!("/policies/{console_policy}/delete?team_id=all"),
+            &[],
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let by_console = audit.fresh(&server, &token).await;
+        assert_eq!(shape(&by_api), shape(&by_console));
+        assert_eq!(
+            by_api[0]["details"],
+            json!({"policy_id": api_policy, "policy_name": "API policy"})
+        );
+        server.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn gitops_keeps_the_apis_team_and_secret_rules_and_profile_ids() {
+    for database in databases().await {
+        let server = TestServer::start(database).await;
+        let token = server.setup().await;
+        let run = |team: Value| json!({"dry_run": false, "delete_other_teams": false, "global": null, "teams": [team]});
+        let team = |name: &str, secrets: Option<Vec<&str>>| {
+            json!({
+                "name": name, "conditional_access_enabled": false, "secrets": secrets,
+                "agent_options": null, "profiles": [], "policies": [], "packages": [], "queries": []
+            })
+        };
+        for name in ["All teams", "no team"] {
+            let (status, body) = server
+                .post("/api/v1/fleet/gitops", &token, run(team(name, None)))
+                .await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {body}");
+            assert!(body.to_string().contains("reserved"), "{body}");
+        }
+        let (status, body) = server
+            .post(
+                "/api/v1/fleet/gitops",
+                &token,
+                run(team("Short", Some(vec!["short"]))),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(body.to_string().contains("8 characters"), "{body}");
+        let (status, body) = server
+            .post(
+                "/api/v1/fleet/gitops",
+                &token,
+                run(team(
+                    "Twice",
+                    Some(vec!["same-secret-01", "same-secret-01"]),
+                )),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let (_, teams) = server.get("/api/v1/fleet/teams", &token).await;
+        assert_eq!(teams["teams"], json!([]), "nothing was created");
+        server.finish().await;
+    }
+}

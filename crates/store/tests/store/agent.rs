@@ -1,0 +1,183 @@
+//! What agents write: results, label membership, identity, and the dirty
+//! mark that makes the verdict follow in the same transaction.
+
+use crate::backends::each_backend;
+use crate::fixtures::{host, policy, policy_write, team};
+use flotilla_core::access::Scope;
+use flotilla_core::detail::{EntraRegistration, VitalsUpdate};
+use flotilla_core::{LabelOutcome, PolicyResponse};
+use flotilla_store::{Activity, Actor, AgentWrite, DirtyKind, LabelMembership, LabelSpec};
+use serde_json::json;
+
+#[tokio::test]
+async fn policy_results_are_stored_as_pass_fail_and_unknown() {
+    each_backend(|store| async move {
+        let mac = host(&store, "UUID-A", None).await;
+        let pass = policy(&store, Scope::Global, "Passes").await;
+        let fail = policy(&store, Scope::Global, "Fails").await;
+        let unknown = policy(&store, Scope::Global, "Errors").await;
+        let write = policy_write(&[
+            (pass, PolicyResponse::Pass),
+            (fail, PolicyResponse::Fail),
+            (unknown, PolicyResponse::Unknown),
+        ]);
+        store.apply_agent_write(mac, &write).await.unwrap();
+        let facts = store.compliance_facts(mac).await.unwrap();
+        assert_eq!(facts.results.get(&pass), Some(&Some(true)));
+        assert_eq!(facts.results.get(&fail), Some(&Some(false)));
+        assert_eq!(facts.results.get(&unknown), Some(&None));
+        let host = store.host(mac).await.unwrap();
+        assert_eq!(host.failing_policies, 1);
+        assert!(host.policy_updated_at.is_some());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_policy_answer_marks_the_host_dirty_in_the_same_write() {
+    each_backend(|store| async move {
+        let mac = host(&store, "UUID-A", None).await;
+        let p = policy(&store, Scope::Global, "Firewall").await;
+        let claimed = store
+            .claim_dirty_hosts(DirtyKind::Compliance, "t", 10, 30)
+            .await
+            .unwrap();
+        store
+            .finish_dirty_hosts(DirtyKind::Compliance, "t", &claimed)
+            .await
+            .unwrap();
+        let labels_only = AgentWrite {
+            labels_answered: true,
+            ..AgentWrite::default()
+        };
+        store.apply_agent_write(mac, &labels_only).await.unwrap();
+        assert_eq!(
+            store.dirty_host_count(DirtyKind::Compliance).await.unwrap(),
+            0
+        );
+        store
+            .apply_agent_write(mac, &policy_write(&[(p, PolicyResponse::Fail)]))
+            .await
+            .unwrap();
+        let dirty = store
+            .claim_dirty_hosts(DirtyKind::Compliance, "t", 10, 30)
+            .await
+            .unwrap();
+        assert_eq!(dirty.iter().map(|c| c.host).collect::<Vec<_>>(), [mac]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn dynamic_label_membership_is_added_and_removed() {
+    each_backend(|store| async move {
+        let mac = host(&store, "UUID-A", None).await;
+        let spec = LabelSpec {
+            name: "Has Company Portal".into(),
+            description: String::new(),
+            query: "SELECT 1;".into(),
+            platform: "darwin".into(),
+            membership: LabelMembership::Dynamic,
+            hosts: Vec::new(),
+        };
+        let actor = Actor {
+            id: None,
+            name: "t".into(),
+        };
+        let label = store
+            .create_label(
+                &spec,
+                Activity {
+                    actor,
+                    activity_type: "created_label",
+                    details: json!({}),
+                },
+            )
+            .await
+            .unwrap()
+            .id;
+        let answer = |outcome| AgentWrite {
+            labels: vec![(label, outcome)],
+            labels_answered: true,
+            ..AgentWrite::default()
+        };
+        store
+            .apply_agent_write(mac, &answer(LabelOutcome::Member))
+            .await
+            .unwrap();
+        let names: Vec<String> = store
+            .host_labels(mac)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.name)
+            .collect();
+        assert!(
+            names.contains(&"Has Company Portal".to_string()),
+            "{names:?}"
+        );
+        store
+            .apply_agent_write(mac, &answer(LabelOutcome::NotMember))
+            .await
+            .unwrap();
+        let names: Vec<String> = store
+            .host_labels(mac)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.name)
+            .collect();
+        assert!(
+            !names.contains(&"Has Company Portal".to_string()),
+            "{names:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_entra_identity_is_stored_with_the_results_and_cleared_when_gone() {
+    each_backend(|store| async move {
+        let design = team(&store, "Design").await;
+        let mac = host(&store, "UUID-A", Some(design)).await;
+        let registered = AgentWrite {
+            vitals: Some(VitalsUpdate {
+                entra_identity: Some(Some(EntraRegistration {
+                    device_id: "dev-1".into(),
+                    user_principal_name: "anna@contoso.com".into(),
+                })),
+                ..VitalsUpdate::default()
+            }),
+            details_answered: true,
+            ..AgentWrite::default()
+        };
+        store.apply_agent_write(mac, &registered).await.unwrap();
+        let identity = store
+            .compliance_facts(mac)
+            .await
+            .unwrap()
+            .identity
+            .expect("identity");
+        assert_eq!(
+            (identity.device_id.as_str(), identity.upn.as_str()),
+            ("dev-1", "anna@contoso.com")
+        );
+        assert_eq!(store.hosts_with_entra_identity().await.unwrap(), [mac]);
+        let gone = AgentWrite {
+            vitals: Some(VitalsUpdate {
+                entra_identity: Some(None),
+                ..VitalsUpdate::default()
+            }),
+            details_answered: true,
+            ..AgentWrite::default()
+        };
+        store.apply_agent_write(mac, &gone).await.unwrap();
+        assert!(store
+            .compliance_facts(mac)
+            .await
+            .unwrap()
+            .identity
+            .is_none());
+    })
+    .await;
+}

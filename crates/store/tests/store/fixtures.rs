@@ -1,0 +1,100 @@
+//! Small builders the cases share.
+
+use flotilla_core::access::{Role, Scope};
+use flotilla_core::detail::VitalsUpdate;
+use flotilla_core::{HostId, PolicyId, PolicyResponse, TeamId, UserId};
+use flotilla_store::{
+    Activity, Actor, AgentKind, AgentWrite, EnrollRequest, NewUser, PolicySpec, Store,
+};
+use serde_json::json;
+
+pub fn activity(kind: &'static str) -> Activity {
+    Activity {
+        actor: Actor {
+            id: None,
+            name: "store test".into(),
+        },
+        activity_type: kind,
+        details: json!({}),
+    }
+}
+
+pub async fn team(store: &Store, name: &str) -> TeamId {
+    store
+        .create_team(
+            name,
+            "",
+            &json!({}),
+            &format!("{name}-secret-0001"),
+            activity("created_team"),
+        )
+        .await
+        .expect("create team")
+        .id
+}
+
+/// Enrolls a Mac; its node key is `node-<uuid>`.
+pub async fn host(store: &Store, uuid: &str, team: Option<TeamId>) -> HostId {
+    let request = EnrollRequest {
+        uuid: uuid.into(),
+        team,
+        hostname: format!("{uuid}.local"),
+        hardware_serial: format!("SER-{uuid}"),
+        platform: "darwin".into(),
+        os_version: "macOS 15.1".into(),
+        ..EnrollRequest::default()
+    };
+    store
+        .enroll_host(AgentKind::Osquery, &request, &format!("node-{uuid}"))
+        .await
+        .expect("enroll")
+}
+
+pub fn policy_spec(name: &str) -> PolicySpec {
+    PolicySpec {
+        name: name.into(),
+        query: "SELECT 1;".into(),
+        description: String::new(),
+        resolution: String::new(),
+        platform: "darwin".into(),
+        critical: false,
+        calendar_events_enabled: false,
+        conditional_access_enabled: true,
+        install_software_id: None,
+    }
+}
+
+pub async fn policy(store: &Store, scope: Scope, name: &str) -> PolicyId {
+    store
+        .create_policy(scope, &policy_spec(name), None, activity("created_policy"))
+        .await
+        .expect("create policy")
+        .id
+}
+
+/// A distributed write answering policies (and, with vitals, the details).
+pub fn policy_write(results: &[(PolicyId, PolicyResponse)]) -> AgentWrite {
+    AgentWrite {
+        vitals: Some(VitalsUpdate::default()),
+        details_answered: false,
+        labels: Vec::new(),
+        labels_answered: false,
+        policies: results.to_vec(),
+        policies_answered: true,
+    }
+}
+
+pub async fn admin(store: &Store, email: &str) -> UserId {
+    let user = NewUser {
+        email: email.into(),
+        name: "Admin".into(),
+        password_hash: "not-a-real-hash".into(),
+        global_role: Some(Role::Admin),
+        teams: Vec::new(),
+    };
+    store
+        .create_user(&user, activity("created_user"))
+        .await
+        .expect("create user")
+        .id
+}

@@ -1,0 +1,132 @@
+//! Policies: scopes, what a change drops, and atomic deletion.
+
+use crate::backends::each_backend;
+use crate::fixtures::{activity, host, policy, policy_spec, policy_write, team};
+use flotilla_core::access::Scope;
+use flotilla_core::{PolicyId, PolicyResponse};
+use flotilla_store::{DirtyKind, StoreError};
+
+#[tokio::test]
+async fn a_team_sees_global_and_its_own_policies_only() {
+    each_backend(|store| async move {
+        let design = team(&store, "Design").await;
+        let sales = team(&store, "Sales").await;
+        let global = policy(&store, Scope::Global, "Disk encryption").await;
+        let mine = policy(&store, Scope::Team(design), "Firewall").await;
+        policy(&store, Scope::Team(sales), "Screen lock").await;
+        let no_team = policy(&store, Scope::NoTeam, "Gatekeeper").await;
+        let ids: Vec<PolicyId> = store
+            .policies_for_team(Some(design))
+            .await
+            .unwrap()
+            .iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(ids, [global, mine]);
+        let ids: Vec<PolicyId> = store
+            .policies_for_team(None)
+            .await
+            .unwrap()
+            .iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(ids, [global, no_team]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn changing_a_query_drops_its_results_and_marks_the_scopes_hosts() {
+    each_backend(|store| async move {
+        let design = team(&store, "Design").await;
+        let mac = host(&store, "UUID-A", Some(design)).await;
+        let other = host(&store, "UUID-B", None).await;
+        let p = policy(&store, Scope::Team(design), "Firewall").await;
+        store
+            .apply_agent_write(mac, &policy_write(&[(p, PolicyResponse::Pass)]))
+            .await
+            .unwrap();
+        let claimed = store
+            .claim_dirty_hosts(DirtyKind::Compliance, "t", 100, 30)
+            .await
+            .unwrap();
+        store
+            .finish_dirty_hosts(DirtyKind::Compliance, "t", &claimed)
+            .await
+            .unwrap();
+
+        let mut spec = policy_spec("Firewall");
+        spec.query = "SELECT 1 FROM alf WHERE global_state >= 1;".into();
+        store
+            .update_policy(p, &spec, activity("edited_policy"))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.compliance_facts(mac).await.unwrap().results.get(&p),
+            None
+        );
+        let dirty: Vec<_> = store
+            .claim_dirty_hosts(DirtyKind::Compliance, "t", 100, 30)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.host)
+            .collect();
+        assert_eq!(dirty, [mac], "only the team's hosts, not {other}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deleting_policies_of_another_scope_deletes_none() {
+    each_backend(|store| async move {
+        let design = team(&store, "Design").await;
+        let mine = policy(&store, Scope::Team(design), "Firewall").await;
+        let global = policy(&store, Scope::Global, "Disk encryption").await;
+        let err = store
+            .delete_policies(
+                Scope::Team(design),
+                &[mine, global],
+                &[activity("deleted_policy")],
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::NotFound("policy")), "{err}");
+        assert!(store.policy(mine).await.is_ok());
+        assert!(store
+            .activities(0, 100)
+            .await
+            .unwrap()
+            .iter()
+            .all(|a| a.activity_type != "deleted_policy"));
+        store
+            .delete_policies(Scope::Team(design), &[mine], &[activity("deleted_policy")])
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.policy(mine).await,
+            Err(StoreError::NotFound(_))
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn policy_names_are_unique_within_a_scope() {
+    each_backend(|store| async move {
+        let design = team(&store, "Design").await;
+        policy(&store, Scope::Team(design), "Firewall").await;
+        let err = store
+            .create_policy(
+                Scope::Team(design),
+                &policy_spec("Firewall"),
+                None,
+                activity("created_policy"),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+        policy(&store, Scope::Global, "Firewall").await;
+    })
+    .await;
+}
