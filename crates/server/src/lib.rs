@@ -49,6 +49,10 @@ pub struct ServerSettings {
     /// This replica's name on the work it claims; stable across restarts so
     /// a restarted replica takes its unfinished work back at once.
     pub replica_id: String,
+    /// How long a claimed compliance report is reserved for its sender
+    /// (renewed while it is sent); another replica takes it over after this
+    /// when the sender stops.
+    pub report_lease: Duration,
 }
 
 impl Default for ServerSettings {
@@ -61,6 +65,7 @@ impl Default for ServerSettings {
             blobs: None,
             secure_cookies: false,
             replica_id: format!("replica-{}", secrets::random_token(9)),
+            report_lease: Duration::from_secs(30),
         }
     }
 }

@@ -4,9 +4,12 @@
 
 mod common;
 
-use common::microsoft::{emulator_state, settings, start_emulator};
+use common::microsoft::{
+    connected_team, emulator_state, policy_write, set_faults, settings, start_emulator,
+};
 use common::{enroll_mac, Database, TestServer};
 use flotilla_ms_emulator::Faults;
+use flotilla_server::ServerSettings;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -32,6 +35,98 @@ fn query_names(read: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Polls the emulator until `devices` devices have each had `uploads`
+/// uploads (or a deadline passes); returns the devices.
+async fn wait_for_uploads(emulator: &str, devices: usize, uploads: i64) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let state = emulator_state(emulator).await;
+        let found = state["devices"].as_array().cloned().unwrap_or_default();
+        let settled =
+            found.len() == devices && found.iter().all(|d| d["uploads"].as_i64() >= Some(uploads));
+        if settled || std::time::Instant::now() > deadline {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Microsoft answering slower than a report's lease: the sender renews the
+/// lease while it waits, so the other replica never takes the report over
+/// and each report is uploaded once.
+#[tokio::test]
+async fn a_report_is_uploaded_once_when_microsoft_is_slower_than_the_lease() {
+    let Some(database) = postgres().await else {
+        return;
+    };
+    let tenants = format!(
+        "tenants:\n  - id: {TENANT}\n    groups: [\"Flotilla conditional access\"]\n    users: \"user{{n}}@contoso.com\"\n    user_count: 10\n"
+    );
+    let emulator = start_emulator(&tenants, Faults::default()).await;
+    let short_lease = |emulator: &str| ServerSettings {
+        report_lease: Duration::from_secs(2),
+        ..settings(emulator)
+    };
+    let a = TestServer::start_with(database.clone(), short_lease(&emulator)).await;
+    let b = TestServer::start_with(database, short_lease(&emulator)).await;
+    let token = a.setup().await;
+    let (secret, policy_query) = connected_team(&a, &b, &token, TENANT).await;
+    // Every Microsoft call now takes longer than the lease.
+    let slow = Faults {
+        slow: 1.0,
+        slow_ms: 3000,
+        ..Faults::default()
+    };
+    set_faults(&emulator, &slow).await;
+    for i in 0..4 {
+        let key = enroll_mac(&a, &secret, &format!("UUID-{i}"), &format!("mac-{i}")).await;
+        let write = policy_write(
+            &key,
+            &policy_query,
+            false,
+            &format!("device-{i}"),
+            &format!("user{}@contoso.com", i + 1),
+        );
+        let server = if i % 2 == 0 { &a } else { &b };
+        assert_eq!(
+            server
+                .agent("/api/osquery/distributed/write", write)
+                .await
+                .0,
+            StatusCode::OK
+        );
+    }
+    let devices = wait_for_uploads(&emulator, 4, 1).await;
+    assert_eq!(devices.len(), 4, "{devices:?}");
+    // Once every report is completed nothing is left to send: the counts are final.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut settled = true;
+        for i in 0..4 {
+            let host = a
+                .store
+                .host_by_identifier(&format!("UUID-{i}"))
+                .await
+                .unwrap();
+            let reports = a.store.compliance_reports(host.id, 10).await.unwrap();
+            settled &= !reports.is_empty() && reports.iter().all(|r| r.status == "completed");
+        }
+        if settled || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for device in emulator_state(&emulator).await["devices"]
+        .as_array()
+        .unwrap()
+    {
+        assert_eq!(device["uploads"], 1, "uploaded once: {device}");
+        assert_eq!(device["compliance_status"], "notCompliant");
+    }
+    b.stop().await;
+    a.finish().await;
+}
+
 #[tokio::test]
 async fn replicas_share_everything_through_postgres() {
     let Some(database) = postgres().await else {
@@ -50,38 +145,7 @@ async fn replicas_share_everything_through_postgres() {
         StatusCode::OK,
         "a session made on one replica works on another"
     );
-    let (team, secret) = a.team(&token, "Workstations").await;
-    let (_, policy) = a
-        .post(&format!("/api/v1/fleet/teams/{team}/policies"), &token, json!({"name": "Firewall", "query": "SELECT 1 FROM alf;", "platform": "darwin", "conditional_access_enabled": true}))
-        .await;
-    let policy_query = format!("fleet_policy_query_{}", policy["policy"]["id"]);
-    b.patch(
-        &format!("/api/v1/fleet/teams/{team}"),
-        &token,
-        json!({"integrations": {"conditional_access_enabled": true}}),
-    )
-    .await;
-    let (_, connect) = a
-        .post(
-            "/api/latest/fleet/conditional-access/microsoft",
-            &token,
-            json!({"microsoft_tenant_id": TENANT}),
-        )
-        .await;
-    // The consent round trip returns to the other replica.
-    let url = connect["microsoft_authentication_url"]
-        .as_str()
-        .unwrap()
-        .replace(&a.url, &b.url);
-    reqwest::get(&url).await.unwrap();
-    let (_, confirm) = a
-        .post(
-            "/api/latest/fleet/conditional-access/microsoft/confirm",
-            &token,
-            json!({}),
-        )
-        .await;
-    assert_eq!(confirm["configuration_completed"], true, "{confirm}");
+    let (secret, policy_query) = connected_team(&a, &b, &token, TENANT).await;
 
     // Enrolled through A, checking in through B.
     let mut node_keys = Vec::new();
@@ -105,15 +169,13 @@ async fn replicas_share_everything_through_postgres() {
         for (i, key) in node_keys.iter().enumerate() {
             let server = if (i + round) % 2 == 0 { &a } else { &b };
             let passes = (i + round) % 2 == 0;
-            let write = json!({
-                "node_key": key,
-                "queries": {
-                    policy_query.clone(): if passes { json!([{"1": "1"}]) } else { json!("") },
-                    "fleet_detail_query_mdm": [{"enrolled": "true", "server_url": "https://mdm.example.com", "installed_from_dep": "false"}],
-                    "fleet_detail_query_conditional_access_microsoft_device_id": [{"device_id": format!("device-{i}"), "user_principal_name": format!("user{}@contoso.com", i + 1)}]
-                },
-                "statuses": {}
-            });
+            let write = policy_write(
+                key,
+                &policy_query,
+                passes,
+                &format!("device-{i}"),
+                &format!("user{}@contoso.com", i + 1),
+            );
             assert_eq!(
                 server
                     .agent("/api/osquery/distributed/write", write)
@@ -122,20 +184,11 @@ async fn replicas_share_everything_through_postgres() {
                 StatusCode::OK
             );
         }
-        // Let both reporters drain the outbox before the next change.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // Each round's reports are all delivered before the next change.
+        wait_for_uploads(&emulator, 20, (round + 1) as i64).await;
     }
 
-    let mut devices = Vec::new();
-    for _ in 0..40 {
-        let state = emulator_state(&emulator).await;
-        devices = state["devices"].as_array().unwrap().clone();
-        let settled = devices.len() == 20 && devices.iter().all(|d| d["uploads"] == 3);
-        if settled {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let devices = wait_for_uploads(&emulator, 20, 3).await;
     assert_eq!(devices.len(), 20);
     for device in &devices {
         assert_eq!(

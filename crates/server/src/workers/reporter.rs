@@ -22,8 +22,6 @@ use tokio::task::JoinSet;
 const IN_FLIGHT: usize = 64;
 /// Uploads in flight at once for one tenant.
 const PER_TENANT: usize = 16;
-/// How long a claimed report is reserved; renewed every third of it while it is sent.
-const LEASE_SECS: i64 = 30;
 /// How often other replicas' reports are looked for.
 const POLL: Duration = Duration::from_secs(1);
 /// How long one send waits for Microsoft to process an upload.
@@ -33,6 +31,11 @@ const BASE_BACKOFF_SECS: i64 = 2;
 const MAX_BACKOFF_SECS: i64 = 120;
 /// How often a tenant's setup is tried again while Microsoft is unavailable.
 const ACTIVATION_RETRY_SECS: i64 = 2;
+
+/// The store keeps leases in whole seconds.
+fn lease_secs(lease: Duration) -> i64 {
+    (lease.as_secs() as i64).max(1)
+}
 
 /// When to try a report again: Microsoft's Retry-After when it gave one,
 /// else exponential backoff from the attempts so far, with up to a quarter
@@ -75,6 +78,7 @@ pub async fn run(state: AppState, mut stop: StopSignal) {
         return;
     };
     let me = state.settings.replica_id.clone();
+    let lease = state.settings.report_lease;
     match state.store.release_report_claims(&me).await {
         Ok(0) => {}
         Ok(released) => tracing::info!(released, "reports held before a restart queued again"),
@@ -90,7 +94,7 @@ pub async fn run(state: AppState, mut stop: StopSignal) {
         } else {
             match state
                 .store
-                .claim_compliance_reports(&me, room as i64, LEASE_SECS)
+                .claim_compliance_reports(&me, room as i64, lease_secs(lease))
                 .await
             {
                 Ok(claimed) => claimed,
@@ -113,7 +117,7 @@ pub async fn run(state: AppState, mut stop: StopSignal) {
                 let Ok(_permit) = limit.acquire_owned().await else {
                     return;
                 };
-                send_one(&client, &store, &me, report).await;
+                send_one(&client, &store, &me, lease, report).await;
             });
         }
         if took > 0 && took == room {
@@ -147,15 +151,22 @@ async fn retry_activation(state: &AppState) {
 }
 
 /// Sends one report while keeping its lease, then records the outcome (fenced).
-async fn send_one(client: &MicrosoftClient, store: &Store, me: &str, report: ComplianceReport) {
+async fn send_one(
+    client: &MicrosoftClient,
+    store: &Store,
+    me: &str,
+    lease: Duration,
+    report: ComplianceReport,
+) {
     let delivery = deliver(client, store, &report);
     tokio::pin!(delivery);
-    let mut renew = tokio::time::interval(Duration::from_secs((LEASE_SECS / 3).max(1) as u64));
+    // Renewed every third of the lease, so a slow answer never outlives it.
+    let mut renew = tokio::time::interval(lease / 3);
     renew.tick().await;
     let outcome = loop {
         tokio::select! {
             outcome = &mut delivery => break outcome,
-            _ = renew.tick() => match store.renew_report_lease(report.id, me, LEASE_SECS).await {
+            _ = renew.tick() => match store.renew_report_lease(report.id, me, lease_secs(lease)).await {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::info!(report = report.id, "report taken over by another replica; stopping");

@@ -1,0 +1,148 @@
+//! The outbox keeps Entra right and in order: an older verdict never lands
+//! after a newer one, even when it was being sent and retried while the newer
+//! one was decided. With the Microsoft emulator's faults, on both databases.
+
+mod common;
+
+use common::microsoft::{
+    connected_team, emulator_device, policy_write, set_faults, settings, start_emulator,
+};
+use common::{databases, enroll_mac, TestServer};
+use flotilla_ms_emulator::Faults;
+use reqwest::StatusCode;
+use std::time::{Duration, Instant};
+
+const TENANT: &str = "6f1c3a52-0c1e-4b8e-9a61-3f0d2b7c9e10";
+const DEVICE: &str = "aaaaaaaa-0000-4000-8000-00000000000a";
+const UPN: &str = "user1@contoso.com";
+
+/// Polls until `done` holds or 60 s pass; returns whether it held.
+async fn eventually<F, Fut>(mut done: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if done().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_verdict_sent_during_an_outage_never_lands_after_a_newer_one() {
+    for database in databases().await {
+        let tenants = format!(
+            "tenants:\n  - id: {TENANT}\n    groups: [\"Flotilla conditional access\"]\n    users: \"user{{n}}@contoso.com\"\n    user_count: 5\n"
+        );
+        let emulator = start_emulator(&tenants, Faults::default()).await;
+        let server = TestServer::start_with(database, settings(&emulator)).await;
+        let token = server.setup().await;
+        let (secret, policy) = connected_team(&server, &server, &token, TENANT).await;
+        let key = enroll_mac(&server, &secret, "UUID-OUTAGE", "outage-mac").await;
+        let write = |passes| policy_write(&key, &policy, passes, DEVICE, UPN);
+
+        // The Mac fails and Entra knows (Microsoft confirmed it).
+        assert_eq!(
+            server
+                .agent("/api/osquery/distributed/write", write(false))
+                .await
+                .0,
+            StatusCode::OK
+        );
+        let host = server
+            .store
+            .host_by_identifier("UUID-OUTAGE")
+            .await
+            .unwrap()
+            .id;
+        assert!(
+            eventually(|| async {
+                let reports = server.store.compliance_reports(host, 1).await.unwrap();
+                reports.first().is_some_and(|r| r.status == "completed")
+            })
+            .await,
+            "the first verdict reached Entra"
+        );
+        assert_eq!(
+            emulator_device(&emulator, DEVICE).await["compliance_status"],
+            "notCompliant"
+        );
+
+        // Microsoft goes down; the Mac passes (R1 is sent, fails, waits to be retried)…
+        set_faults(
+            &emulator,
+            &Faults {
+                unavailable: 1.0,
+                ..Faults::default()
+            },
+        )
+        .await;
+        assert_eq!(
+            server
+                .agent("/api/osquery/distributed/write", write(true))
+                .await
+                .0,
+            StatusCode::OK
+        );
+        assert!(
+            eventually(|| async {
+                let reports = server.store.compliance_reports(host, 10).await.unwrap();
+                reports[0].verdict.compliant
+                    && reports[0].attempts >= 1
+                    && reports[0].status == "pending"
+            })
+            .await,
+            "the passing verdict was tried and is waiting for a retry"
+        );
+        // …then fails again (R2) before Microsoft is back.
+        assert_eq!(
+            server
+                .agent("/api/osquery/distributed/write", write(false))
+                .await
+                .0,
+            StatusCode::OK
+        );
+        assert!(
+            eventually(|| async {
+                !server.store.compliance_reports(host, 1).await.unwrap()[0]
+                    .verdict
+                    .compliant
+            })
+            .await,
+            "the failing verdict was queued"
+        );
+        set_faults(&emulator, &Faults::default()).await;
+
+        // Everything settles: R2 completed, R1 superseded, Entra has the newest verdict.
+        assert!(
+            eventually(|| async {
+                let reports = server.store.compliance_reports(host, 10).await.unwrap();
+                reports[0].status == "completed"
+                    && reports
+                        .iter()
+                        .all(|r| r.status != "pending" && r.status != "sending")
+            })
+            .await,
+            "{:?}",
+            server.store.compliance_reports(host, 10).await.unwrap()
+        );
+        let reports = server.store.compliance_reports(host, 10).await.unwrap();
+        let statuses: Vec<&str> = reports.iter().map(|r| r.status.as_str()).collect();
+        assert_eq!(
+            statuses,
+            ["completed", "superseded", "completed"],
+            "{reports:?}"
+        );
+        let device = emulator_device(&emulator, DEVICE).await;
+        assert_eq!(device["compliance_status"], "notCompliant", "{device}");
+        assert_eq!(
+            device["uploads"], 2,
+            "the superseded verdict was never uploaded: {device}"
+        );
+        server.finish().await;
+    }
+}
