@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod agent_config;
+pub mod clock;
 pub mod compliance;
 pub mod detail;
 pub mod gitops;

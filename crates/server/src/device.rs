@@ -29,7 +29,7 @@ async fn device_host(
     PathParam(token): PathParam<String>,
 ) -> ApiResult<Json<Value>> {
     let device = device::my_device(&state, addr.ip(), &token).await?;
-    let mut body = views::host(&device.host, flotilla_store::now());
+    let mut body = views::host(&device.host, state.now());
     if let Some(object) = body.as_object_mut() {
         object.insert(
             "policies".into(),

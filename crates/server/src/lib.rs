@@ -27,6 +27,7 @@ pub use listen::{serve, Listener, TlsFiles, TlsSetup};
 
 use axum::routing::get;
 use axum::Router;
+use flotilla_core::clock::Clock;
 use flotilla_core::schedule::Intervals;
 use flotilla_store::Store;
 use std::sync::Arc;
@@ -53,6 +54,8 @@ pub struct ServerSettings {
     /// (renewed while it is sent); another replica takes it over after this
     /// when the sender stops.
     pub report_lease: Duration,
+    /// The time (the system's, or one tests move by hand).
+    pub clock: Clock,
 }
 
 impl Default for ServerSettings {
@@ -66,6 +69,7 @@ impl Default for ServerSettings {
             secure_cookies: false,
             replica_id: format!("replica-{}", secrets::random_token(9)),
             report_lease: Duration::from_secs(30),
+            clock: Clock::system(),
         }
     }
 }
@@ -84,13 +88,21 @@ impl AppState {
     /// The state handlers share; the background work on it is started
     /// separately, with [`workers::Workers::start`].
     pub fn new(store: Store, settings: ServerSettings) -> AppState {
+        let store = store.with_clock(settings.clock.clone());
         AppState {
             seen: seen::SeenBuffer::new(store.clone()),
             store,
             settings: Arc::new(settings),
-            device_limiter: rate_limit::RateLimiter::new(10, Duration::from_secs(60)),
+            device_limiter: rate_limit::RateLimiter::new(10, 60),
             reporter: conditional_access::Reporter::default(),
         }
+    }
+}
+
+impl AppState {
+    /// The server's time in Unix seconds.
+    pub fn now(&self) -> i64 {
+        self.settings.clock.now()
     }
 }
 

@@ -36,7 +36,7 @@ impl SeenBuffer {
         if hosts.is_empty() {
             return;
         }
-        if let Err(err) = self.store.mark_seen(&hosts, flotilla_store::now()).await {
+        if let Err(err) = self.store.mark_seen(&hosts, self.store.now()).await {
             tracing::warn!(error = %err, hosts = hosts.len(), "could not record last-seen times");
         }
     }

@@ -3,6 +3,7 @@
 mod common;
 
 use common::{databases, enroll_mac, TestServer};
+use flotilla_core::clock::Clock;
 use flotilla_core::schedule::Intervals;
 use flotilla_server::ServerSettings;
 use reqwest::{Method, StatusCode};
@@ -282,6 +283,7 @@ async fn enroll_read_write_and_refetch() {
 #[tokio::test]
 async fn intervals_bring_queries_back() {
     for database in databases().await {
+        let clock = Clock::manual(1_800_000_000);
         let settings = ServerSettings {
             intervals: Intervals {
                 detail_secs: 3600,
@@ -289,6 +291,7 @@ async fn intervals_bring_queries_back() {
                 policy_secs: 1,
                 jitter_percent: 0,
             },
+            clock: clock.clone(),
             ..ServerSettings::default()
         };
         let server = TestServer::start_with(database, settings).await;
@@ -312,7 +315,7 @@ async fn intervals_bring_queries_back() {
         server
             .agent("/api/osquery/distributed/write", json!({"node_key": node_key, "queries": {policy_query.clone(): [{"1": "1"}], "fleet_detail_query_uptime": [{"total_seconds": "5"}]}, "statuses": {}}))
             .await;
-        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        clock.advance(2);
         let (_, read) = server
             .agent(
                 "/api/osquery/distributed/read",
@@ -372,8 +375,10 @@ async fn agent_bodies_are_limited_and_logs_accepted() {
 #[tokio::test]
 async fn fleetd_device_token_and_my_device() {
     for database in databases().await {
+        let clock = Clock::manual(1_800_000_000);
         let settings = ServerSettings {
             device_token_ttl: std::time::Duration::from_secs(2),
+            clock: clock.clone(),
             ..ServerSettings::default()
         };
         let server = TestServer::start_with(database, settings).await;
@@ -453,7 +458,7 @@ async fn fleetd_device_token_and_my_device() {
                 .refetch_requested
         );
 
-        tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+        clock.advance(3);
         let (status, _) = server
             .request(
                 Method::GET,

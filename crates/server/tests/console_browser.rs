@@ -449,20 +449,23 @@ async fn an_admin_sets_up_conditional_access_in_the_browser() {
         .await
         .unwrap();
     click(&client, "form[data-refetch] button").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let progress = client
-        .find(Locator::Id("refetch-status"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        progress.contains("Refetching")
-            || progress.contains("Waiting")
-            || progress.contains("Updated"),
-        "{progress}"
-    );
+    let shows_progress =
+        |p: &str| p.contains("Refetching") || p.contains("Waiting") || p.contains("Updated");
+    let mut progress = String::new();
+    for _ in 0..50 {
+        progress = client
+            .find(Locator::Id("refetch-status"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if shows_progress(&progress) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(shows_progress(&progress), "{progress}");
     shots.take(&client, "18-my-device-refetching").await;
     let mut updated = false;
     for _ in 0..60 {

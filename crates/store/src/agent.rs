@@ -4,7 +4,7 @@ use crate::conditional_access::{write_host_entra, EntraIdentity};
 use crate::hosts::host_from_row;
 use crate::labels::set_membership;
 use crate::records::HostRecord;
-use crate::{as_flag, flag, now, Result, Store, StoreError};
+use crate::{as_flag, flag, Result, Store, StoreError};
 use flotilla_core::detail::VitalsUpdate;
 use flotilla_core::schedule::HostFreshness;
 use flotilla_core::{HostId, LabelId, LabelOutcome, PlatformSet, PolicyId, PolicyResponse, TeamId};
@@ -113,7 +113,7 @@ impl Store {
             AgentKind::Osquery => "node_key",
             AgentKind::Orbit => "orbit_node_key",
         };
-        let ts = now();
+        let ts = self.now();
         // Fields the agent did not send keep their stored value.
         let keep = |column: &str, param: usize| {
             format!("{column} = CASE WHEN ${param} = '' THEN hosts.{column} ELSE ${param} END")
@@ -210,7 +210,7 @@ impl Store {
 
     /// Applies one distributed write.
     pub async fn apply_agent_write(&self, host: HostId, write: &AgentWrite) -> Result<()> {
-        let ts = now();
+        let ts = self.now();
         let mut tx = self.begin().await?;
         if let Some(vitals) = write.vitals.as_ref().filter(|v| !v.is_empty()) {
             let mdm = vitals.mdm.as_ref();
@@ -397,7 +397,7 @@ impl Store {
         sqlx::query("INSERT INTO device_tokens (token, host_id, refreshed_at) VALUES ($1, $2, $3)")
             .bind(token)
             .bind(host.0)
-            .bind(now())
+            .bind(self.now())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -139,7 +139,7 @@ impl Store {
         state: &str,
         expires_at: i64,
     ) -> Result<()> {
-        let ts = now();
+        let ts = self.now();
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO ms_integration (id, tenant_id, status, setup_error, compliance_policy_id, created_at, updated_at) \
@@ -183,7 +183,7 @@ impl Store {
         tx.commit().await?;
         let Some(row) = row else { return Ok(None) };
         let expires_at: i64 = row.try_get("expires_at")?;
-        Ok((expires_at >= now())
+        Ok((expires_at >= self.now())
             .then(|| row.try_get("tenant_id"))
             .transpose()?)
     }
@@ -201,7 +201,7 @@ impl Store {
         .bind(status.as_str())
         .bind(setup_error)
         .bind(compliance_policy_id)
-        .bind(now())
+        .bind(self.now())
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
@@ -223,7 +223,7 @@ impl Store {
     /// Takes the tenant whose setup is to be retried, at most once per
     /// `every_secs` across every replica; `None` when there is none due.
     pub async fn claim_activation(&self, every_secs: i64) -> Result<Option<String>> {
-        let ts = now();
+        let ts = self.now();
         let row = sqlx::query(
             "UPDATE ms_integration SET updated_at = $1 WHERE id = 1 AND status = 'activating' AND updated_at <= $2 \
              RETURNING tenant_id",
@@ -252,7 +252,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         sqlx::query("UPDATE compliance_reports SET status = 'superseded', updated_at = $1 WHERE status IN ('pending', 'sending')")
-            .bind(now())
+            .bind(self.now())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -328,7 +328,7 @@ impl Store {
         let Some(identity) = &facts.identity else {
             return Ok(false);
         };
-        let ts = now();
+        let ts = self.now();
         let mut tx = self.begin().await?;
         // Mark the verdict queued first: under concurrent writes for one host
         // only the transaction that changes it goes on to queue a report.
@@ -382,7 +382,7 @@ impl Store {
         limit: i64,
         lease_secs: i64,
     ) -> Result<Vec<ComplianceReport>> {
-        let ts = now();
+        let ts = self.now();
         // The due condition is repeated on the outer row so that a replica
         // that waited for another's lock re-checks it and skips the row.
         let due = |r: &str| {
@@ -418,7 +418,7 @@ impl Store {
     pub async fn set_report_message(&self, id: i64, message_id: &str) -> Result<()> {
         sqlx::query("UPDATE compliance_reports SET message_id = $1, updated_at = $2 WHERE id = $3")
             .bind(message_id)
-            .bind(now())
+            .bind(self.now())
             .bind(id)
             .execute(&self.writer)
             .await?;
@@ -436,7 +436,7 @@ impl Store {
         let renewed = sqlx::query(
             "UPDATE compliance_reports SET locked_until = $1 WHERE id = $2 AND claimed_by = $3 AND locked_until > 0",
         )
-        .bind(now() + lease_secs)
+        .bind(self.now() + lease_secs)
         .bind(id)
         .bind(claimant)
         .execute(&self.writer)
@@ -447,7 +447,7 @@ impl Store {
     /// After a restart: the reports this replica held go back to the queue at
     /// once instead of waiting out their leases.
     pub async fn release_report_claims(&self, claimant: &str) -> Result<u64> {
-        let ts = now();
+        let ts = self.now();
         let mut tx = self.begin().await?;
         let released = sqlx::query(
             "UPDATE compliance_reports SET status = 'pending', next_attempt_at = $1, locked_until = 0, claimed_by = '' \
@@ -468,7 +468,7 @@ impl Store {
     /// Microsoft answered for a tenant again: its queued reports stop
     /// waiting out their backoffs.
     pub async fn reset_report_backoff(&self, tenant: &str) -> Result<()> {
-        let ts = now();
+        let ts = self.now();
         sqlx::query(
             "UPDATE compliance_reports SET next_attempt_at = $1 WHERE tenant_id = $2 AND status = 'pending' AND next_attempt_at > $1",
         )
@@ -489,7 +489,7 @@ impl Store {
         claimant: &str,
         outcome: &ReportOutcome,
     ) -> Result<bool> {
-        let ts = now();
+        let ts = self.now();
         let mut tx = self.begin().await?;
         let held = sqlx::query(
             "UPDATE compliance_reports SET locked_until = 0, updated_at = $1 WHERE id = $2 AND claimed_by = $3 AND status = 'sending'",

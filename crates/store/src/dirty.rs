@@ -114,7 +114,7 @@ impl Store {
         limit: i64,
         lease_secs: i64,
     ) -> Result<Vec<DirtyClaim>> {
-        let ts = now();
+        let ts = self.now();
         // The due condition is repeated on the outer row so that a replica
         // that waited for another's lock re-checks it and skips the row.
         let due = "kind = $1 AND lease_until <= $2";

@@ -250,7 +250,7 @@ impl Store {
         for host in hosts {
             let moved = sqlx::query("UPDATE hosts SET team_id = $1, refetch_requested = 1, updated_at = $2 WHERE id = $3")
                 .bind(team.map(|t| t.0))
-                .bind(crate::now())
+                .bind(self.now())
                 .bind(host.0)
                 .execute(&mut *tx)
                 .await

@@ -76,7 +76,7 @@ impl Store {
         sqlx::query("UPDATE labels SET name = $1, description = $2, updated_at = $3 WHERE id = $4")
             .bind(name)
             .bind(description)
-            .bind(now())
+            .bind(self.now())
             .bind(id.0)
             .execute(&mut *tx)
             .await

@@ -36,6 +36,7 @@ pub use queries::SavedQuery;
 pub use records::*;
 pub use software::SoftwarePackage;
 
+use flotilla_core::clock::Clock;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 use std::path::Path;
@@ -65,6 +66,8 @@ pub struct Store {
     backend: Backend,
     /// Wakes this process's dirty-host worker when a change marks hosts.
     dirty_signal: std::sync::Arc<tokio::sync::Notify>,
+    /// The time that decides schedules, leases, expiries and retries.
+    clock: Clock,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -114,7 +117,19 @@ impl Store {
             writer,
             backend,
             dirty_signal: Default::default(),
+            clock: Clock::system(),
         })
+    }
+
+    /// This store on another clock (tests move it by hand).
+    pub fn with_clock(mut self, clock: Clock) -> Store {
+        self.clock = clock;
+        self
+    }
+
+    /// The store's time in Unix seconds.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
     }
 
     pub fn backend(&self) -> Backend {
@@ -163,7 +178,8 @@ pub(crate) fn as_flag(value: bool) -> i64 {
     i64::from(value)
 }
 
-/// The current time in Unix seconds.
+/// The system's time in Unix seconds, for timestamps that only record when
+/// something happened; what decides behaviour uses [`Store::now`].
 pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

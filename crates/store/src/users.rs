@@ -112,7 +112,7 @@ impl Store {
         let updated =
             sqlx::query("UPDATE users SET global_role = $1, updated_at = $2 WHERE id = $3")
                 .bind(global_role.map(Role::as_str))
-                .bind(now())
+                .bind(self.now())
                 .bind(id.0)
                 .execute(&mut *tx)
                 .await?;
@@ -168,9 +168,9 @@ impl Store {
         let user_id = UserId(row.try_get("user_id")?);
         let last_used: i64 = row.try_get("last_used_at")?;
         // Refresh at most once a minute: sessions are read on every request.
-        if now() - last_used > 60 {
+        if self.now() - last_used > 60 {
             sqlx::query("UPDATE api_sessions SET last_used_at = $1 WHERE token_hash = $2")
-                .bind(now())
+                .bind(self.now())
                 .bind(token_hash)
                 .execute(&self.writer)
                 .await?;

@@ -136,7 +136,7 @@ pub async fn distributed_read(
     JsonBody(body): JsonBody<NodeKeyBody>,
 ) -> AgentResult<Json<Value>> {
     let host = authenticate(&state, AgentKind::Osquery, &body.node_key).await?;
-    let now = flotilla_store::now();
+    let now = state.now();
     let due = due_queries(
         host.id.0 as u64,
         &host.freshness,

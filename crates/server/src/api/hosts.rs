@@ -82,8 +82,7 @@ pub fn page_of(params: &PageParams) -> ApiResult<Page> {
     })
 }
 
-pub fn host_list(hosts: &[HostRecord]) -> Value {
-    let now = flotilla_store::now();
+pub fn host_list(hosts: &[HostRecord], now: i64) -> Value {
     json!({ "hosts": hosts.iter().map(|h| views::host(h, now)).collect::<Vec<_>>() })
 }
 
@@ -95,7 +94,7 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     let filter = filter_for(&params)?;
     let hosts = hosts::list(&state, &session.caller(), filter, page_of(&page)?).await?;
-    Ok(Json(host_list(&hosts)))
+    Ok(Json(host_list(&hosts, state.now())))
 }
 
 pub async fn count(
@@ -108,8 +107,8 @@ pub async fn count(
     Ok(Json(json!({ "count": count })))
 }
 
-fn details_json(details: &HostDetails) -> Value {
-    let mut body = views::host(&details.host, flotilla_store::now());
+fn details_json(details: &HostDetails, now: i64) -> Value {
+    let mut body = views::host(&details.host, now);
     if let Some(object) = body.as_object_mut() {
         object.insert(
             "labels".into(),
@@ -129,7 +128,7 @@ pub async fn get(
     PathParam(id): PathParam<i64>,
 ) -> ApiResult<Json<Value>> {
     let details = hosts::details(&state, &session.caller(), HostId(id)).await?;
-    Ok(Json(details_json(&details)))
+    Ok(Json(details_json(&details, state.now())))
 }
 
 pub async fn get_by_identifier(
@@ -138,7 +137,7 @@ pub async fn get_by_identifier(
     PathParam(identifier): PathParam<String>,
 ) -> ApiResult<Json<Value>> {
     let details = hosts::details_by_identifier(&state, &session.caller(), &identifier).await?;
-    Ok(Json(details_json(&details)))
+    Ok(Json(details_json(&details, state.now())))
 }
 
 pub async fn delete(

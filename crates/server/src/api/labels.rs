@@ -139,5 +139,5 @@ pub async fn hosts(
     QueryParams(params): QueryParams<PageParams>,
 ) -> ApiResult<Json<Value>> {
     let hosts = labels::hosts(&state, &session.caller(), LabelId(id), page_of(&params)?).await?;
-    Ok(Json(host_list(&hosts)))
+    Ok(Json(host_list(&hosts, state.now())))
 }

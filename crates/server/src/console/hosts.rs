@@ -60,7 +60,7 @@ pub async fn list(
     let reports = hosts::latest_reports(&state, &hosts).await?;
     let teams = visible_teams(&state, &viewer).await?;
     let labels = labels::list(&state, &caller).await?;
-    let now = flotilla_store::now();
+    let now = state.now();
     let link = |page: i64| {
         let mut params: Vec<String> = q
             .iter()

@@ -56,7 +56,7 @@ pub async fn connect(state: &AppState, caller: &Caller, tenant: &str) -> Service
         .start_ms_integration(
             &tenant,
             &token_hash(&consent_state),
-            flotilla_store::now() + CONSENT_TTL_SECS,
+            state.now() + CONSENT_TTL_SECS,
         )
         .await?;
     let redirect = format!("{}{CONSENT_RETURN_PATH}", server_url.trim_end_matches('/'));

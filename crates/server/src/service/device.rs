@@ -23,14 +23,14 @@ pub async fn host_for_token(
     client: IpAddr,
     token: &str,
 ) -> ServiceResult<HostRecord> {
-    if state.device_limiter.is_blocked(client) {
+    if state.device_limiter.is_blocked(client, state.now()) {
         return Err(ServiceError::Throttled);
     }
-    let fresh_since = flotilla_store::now() - state.settings.device_token_ttl.as_secs() as i64;
+    let fresh_since = state.now() - state.settings.device_token_ttl.as_secs() as i64;
     match state.store.host_by_device_token(token, fresh_since).await? {
         Some(host) => Ok(host),
         None => {
-            state.device_limiter.record_failure(client);
+            state.device_limiter.record_failure(client, state.now());
             Err(ServiceError::Unauthenticated)
         }
     }

@@ -56,17 +56,17 @@ fn jitter() -> f64 {
     (bytes.bytes().map(u32::from).sum::<u32>() % 100) as f64 / 100.0
 }
 
-fn retry_later(report: &ComplianceReport, err: &MicrosoftError) -> ReportOutcome {
+fn retry_later(now: i64, report: &ComplianceReport, err: &MicrosoftError) -> ReportOutcome {
     let delay = retry_delay(report.attempts, err.retry_after(), jitter());
     ReportOutcome::Retry {
-        at: flotilla_store::now() + delay,
+        at: now + delay,
         error: err.to_string(),
     }
 }
 
-fn outcome_of(report: &ComplianceReport, err: MicrosoftError) -> ReportOutcome {
+fn outcome_of(store: &Store, report: &ComplianceReport, err: MicrosoftError) -> ReportOutcome {
     if err.is_transient() {
-        retry_later(report, &err)
+        retry_later(store.now(), report, &err)
     } else {
         ReportOutcome::Failed(err.to_string())
     }
@@ -204,7 +204,7 @@ async fn deliver(
     let message = if report.message_id.is_empty() {
         let user_id = match client.user_id(&report.tenant_id, &report.upn).await {
             Ok(id) => id,
-            Err(err) => return outcome_of(report, err),
+            Err(err) => return outcome_of(store, report, err),
         };
         let upload = DeviceReport {
             tenant_id: report.tenant_id.clone(),
@@ -216,7 +216,7 @@ async fn deliver(
             compliant: report.verdict.compliant,
             last_check_in: crate::views::timestamp(report.last_check_in),
             decided_at: crate::views::timestamp(report.created_at),
-            now: crate::views::timestamp(flotilla_store::now()),
+            now: crate::views::timestamp(store.now()),
         };
         match client.upload(&upload).await {
             Ok(message) => {
@@ -225,7 +225,7 @@ async fn deliver(
                 }
                 message
             }
-            Err(err) => return outcome_of(report, err),
+            Err(err) => return outcome_of(store, report, err),
         }
     } else {
         report.message_id.clone()
@@ -239,11 +239,11 @@ async fn deliver(
             Ok(UploadStatus::Pending) if started.elapsed() < PROCESSING_WAIT => {}
             Ok(UploadStatus::Pending) => {
                 return ReportOutcome::Retry {
-                    at: flotilla_store::now() + retry_delay(report.attempts, None, jitter()),
+                    at: store.now() + retry_delay(report.attempts, None, jitter()),
                     error: "Microsoft is still processing the upload".into(),
                 }
             }
-            Err(err) => return outcome_of(report, err),
+            Err(err) => return outcome_of(store, report, err),
         }
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(Duration::from_secs(2));

@@ -93,7 +93,8 @@ impl TestServer {
             Database::Sqlite(path) => Store::open_sqlite(path).await,
             Database::Postgres(url) => Store::open(url).await,
         }
-        .expect("open store");
+        .expect("open store")
+        .with_clock(settings.clock.clone());
         let state = AppState::new(store.clone(), settings);
         let workers = flotilla_server::workers::Workers::start(&state);
         let socket = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
