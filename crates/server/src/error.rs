@@ -114,7 +114,9 @@ impl From<crate::service::ServiceError> for ApiError {
         use crate::service::ServiceError;
         match err {
             ServiceError::Forbidden(_) => ApiError::Forbidden,
-            ServiceError::Unauthenticated => ApiError::Unauthenticated,
+            ServiceError::Unauthenticated | ServiceError::NodeInvalid(_) => {
+                ApiError::Unauthenticated
+            }
             ServiceError::NotFound(what) => ApiError::NotFound(what),
             ServiceError::Conflict(msg) => ApiError::Conflict(msg),
             ServiceError::Invalid(errors) => ApiError::Invalid(errors),

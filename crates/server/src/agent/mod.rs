@@ -4,6 +4,7 @@ mod orbit;
 mod osquery;
 
 use crate::error::ApiError;
+use crate::service::ServiceError;
 use crate::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -11,8 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use flotilla_core::detail::{Row, VitalsUpdate};
-use flotilla_core::TeamId;
-use flotilla_store::{AgentHost, AgentKind, EnrollRequest, StoreError};
+use flotilla_store::EnrollRequest;
 use serde_json::{json, Map, Value};
 
 const SMALL_BODY: usize = 64 * 1024;
@@ -74,36 +74,22 @@ impl IntoResponse for AgentError {
     }
 }
 
-impl<E: Into<ApiError>> From<E> for AgentError {
-    fn from(err: E) -> Self {
-        AgentError::Api(err.into())
+impl From<ServiceError> for AgentError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::NodeInvalid(reason) => AgentError::NodeInvalid(reason),
+            other => AgentError::Api(other.into()),
+        }
+    }
+}
+
+impl From<ApiError> for AgentError {
+    fn from(err: ApiError) -> Self {
+        AgentError::Api(err)
     }
 }
 
 type AgentResult<T> = Result<T, AgentError>;
-
-/// The team an enroll secret enrolls into; an unknown secret is `node_invalid`.
-async fn team_for_secret(state: &AppState, secret: &str) -> AgentResult<Option<TeamId>> {
-    match state.store.team_for_secret(secret).await {
-        Ok(team) => Ok(team),
-        Err(StoreError::NotFound(_)) => Err(AgentError::NodeInvalid("invalid enroll secret")),
-        Err(err) => Err(err.into()),
-    }
-}
-
-/// The host an osquery node key or fleetd orbit node key belongs to; marks it seen.
-async fn authenticate(state: &AppState, kind: AgentKind, key: &str) -> AgentResult<AgentHost> {
-    if key.is_empty() {
-        return Err(AgentError::NodeInvalid("missing node key"));
-    }
-    let host = state
-        .store
-        .agent_host(kind, key)
-        .await?
-        .ok_or(AgentError::NodeInvalid("invalid node key"))?;
-    state.seen.mark(host.id);
-    Ok(host)
-}
 
 /// Reads the host description an osquery enroll carries (`host_details`: table → row).
 fn enroll_request_from_details(

@@ -1,9 +1,9 @@
 //! fleetd's orbit API: enrollment, its config, and the device token that
 //! authorises the end user's "My device" page.
 
-use super::{authenticate, team_for_secret, AgentResult};
-use crate::error::{ApiError, JsonBody};
-use crate::secrets::random_token;
+use super::AgentResult;
+use crate::error::JsonBody;
+use crate::service::agent;
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
@@ -33,13 +33,8 @@ pub async fn enroll(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<EnrollBody>,
 ) -> AgentResult<Json<Value>> {
-    let team = team_for_secret(&state, &body.enroll_secret).await?;
-    if body.hardware_uuid.trim().is_empty() {
-        return Err(ApiError::invalid("hardware_uuid", "hardware_uuid is required").into());
-    }
     let request = EnrollRequest {
         uuid: body.hardware_uuid.trim().to_string(),
-        team,
         hostname: body.hostname,
         computer_name: body.computer_name,
         hardware_serial: body.hardware_serial,
@@ -47,12 +42,8 @@ pub async fn enroll(
         platform: body.platform,
         ..EnrollRequest::default()
     };
-    let orbit_node_key = random_token(24);
-    let host = state
-        .store
-        .enroll_host(AgentKind::Orbit, &request, &orbit_node_key)
-        .await?;
-    tracing::info!(host = %host, uuid = %request.uuid, "fleetd enrolled");
+    let orbit_node_key =
+        agent::enroll(&state, AgentKind::Orbit, &body.enroll_secret, request).await?;
     Ok(Json(json!({ "orbit_node_key": orbit_node_key })))
 }
 
@@ -66,7 +57,7 @@ pub async fn config(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<OrbitKeyBody>,
 ) -> AgentResult<Json<Value>> {
-    authenticate(&state, AgentKind::Orbit, &body.orbit_node_key).await?;
+    agent::authenticate(&state, AgentKind::Orbit, &body.orbit_node_key).await?;
     Ok(Json(json!({
         "command_line_startup_flags": {},
         "extensions": {},
@@ -88,15 +79,7 @@ pub async fn device_token(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<DeviceTokenBody>,
 ) -> AgentResult<Json<Value>> {
-    let host = authenticate(&state, AgentKind::Orbit, &body.orbit_node_key).await?;
-    let token = body.device_auth_token.trim();
-    if token.len() < 16 || token.len() > 512 {
-        return Err(ApiError::invalid(
-            "device_auth_token",
-            "device token must be 16 to 512 characters",
-        )
-        .into());
-    }
-    state.store.set_device_token(host.id, token).await?;
+    let host = agent::authenticate(&state, AgentKind::Orbit, &body.orbit_node_key).await?;
+    agent::set_device_token(&state, &host, &body.device_auth_token).await?;
     Ok(Json(json!({})))
 }

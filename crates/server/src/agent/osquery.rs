@@ -1,9 +1,9 @@
 //! osquery's remote API (TLS plugins): enroll, config, distributed read/write, log.
 
-use super::{authenticate, enroll_request_from_details, rows_of, team_for_secret, AgentResult};
+use super::{enroll_request_from_details, rows_of, AgentResult};
 use crate::error::{ApiError, JsonBody};
-use crate::secrets::random_token;
-use crate::{conditional_access, AppState};
+use crate::service::agent::{self, targets};
+use crate::AppState;
 use axum::extract::State;
 use axum::Json;
 use flotilla_core::access::Scope;
@@ -12,8 +12,7 @@ use flotilla_core::detail::{detail_queries_for, VitalsUpdate, ENTRA_IDENTITY_QUE
 use flotilla_core::gitops::QueryDef;
 use flotilla_core::query_name::QueryName;
 use flotilla_core::schedule::due_queries;
-use flotilla_core::targeting::label_scope_applies;
-use flotilla_core::{LabelOutcome, PlatformSet, PolicyResponse, QueryOutcome};
+use flotilla_core::{LabelOutcome, PolicyResponse, QueryOutcome};
 use flotilla_store::{AgentKind, AgentWrite};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -33,22 +32,8 @@ pub async fn enroll(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<EnrollBody>,
 ) -> AgentResult<Json<Value>> {
-    let team = team_for_secret(&state, &body.enroll_secret).await?;
-    let mut request = enroll_request_from_details(&body.host_identifier, &body.host_details);
-    if request.uuid.is_empty() {
-        return Err(ApiError::invalid(
-            "host_identifier",
-            "a host identifier or system_info.uuid is required",
-        )
-        .into());
-    }
-    request.team = team;
-    let node_key = random_token(24);
-    let host = state
-        .store
-        .enroll_host(AgentKind::Osquery, &request, &node_key)
-        .await?;
-    tracing::info!(host = %host, uuid = %request.uuid, "osquery enrolled");
+    let request = enroll_request_from_details(&body.host_identifier, &body.host_details);
+    let node_key = agent::enroll(&state, AgentKind::Osquery, &body.enroll_secret, request).await?;
     Ok(Json(json!({ "node_key": node_key })))
 }
 
@@ -83,27 +68,10 @@ pub async fn config(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<NodeKeyBody>,
 ) -> AgentResult<Json<Value>> {
-    let host = authenticate(&state, AgentKind::Osquery, &body.node_key).await?;
-    let team_options = match host.team_id {
-        Some(team) => state
-            .store
-            .team_document(team)
-            .await?
-            .get("agent_options")
-            .cloned(),
-        None => None,
-    };
-    let options = match team_options.filter(|o| !o.is_null()) {
-        Some(options) => Some(options),
-        None => state
-            .store
-            .app_config()
-            .await?
-            .and_then(|c| c.get("agent_options").cloned())
-            .filter(|o| !o.is_null()),
-    };
+    let host = agent::authenticate(&state, AgentKind::Osquery, &body.node_key).await?;
+    let options = agent::agent_options(&state, host.team_id).await?;
     let options = options_for_platform(options.as_ref(), &host.platform, default_agent_config());
-    let queries = state.store.saved_queries_for_team(host.team_id).await?;
+    let queries = agent::scheduled_queries(&state, host.team_id).await?;
     let scope_queries = |scope: Scope| -> Vec<QueryDef> {
         queries
             .iter()
@@ -135,7 +103,7 @@ pub async fn distributed_read(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<NodeKeyBody>,
 ) -> AgentResult<Json<Value>> {
-    let host = authenticate(&state, AgentKind::Osquery, &body.node_key).await?;
+    let host = agent::authenticate(&state, AgentKind::Osquery, &body.node_key).await?;
     let now = state.now();
     let due = due_queries(
         host.id.0 as u64,
@@ -156,9 +124,7 @@ pub async fn distributed_read(
         // Only hosts whose team reports to Entra are asked who they are there.
         let identity = &ENTRA_IDENTITY_QUERY;
         if targets(identity.platforms, &host.platform)
-            && conditional_access::reporting_tenant(&state.store, host.team_id)
-                .await?
-                .is_some()
+            && agent::reports_to_entra(&state, host.team_id).await?
         {
             let name = QueryName::Detail(identity.name.to_string()).to_wire();
             if let Some(check) = identity.discovery {
@@ -169,28 +135,16 @@ pub async fn distributed_read(
     }
     let mut nothing_to_ask = AgentWrite::default();
     if due.labels {
-        let labels = state.store.dynamic_labels().await?;
         let mut sent = false;
-        for label in labels
-            .iter()
-            .filter(|l| targets(&l.platform, &host.platform))
-        {
+        for label in agent::labels_to_ask(&state, &host).await? {
             queries.insert(QueryName::Label(label.id).to_wire(), json!(label.query));
             sent = true;
         }
         nothing_to_ask.labels_answered = !sent;
     }
     if due.policies {
-        let policies = state.store.policies_for_team(host.team_id).await?;
-        let labels = state
-            .store
-            .label_names_for_targeting(host.id, &policies)
-            .await?;
-        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
         let mut sent = false;
-        for policy in policies.iter().filter(|p| {
-            targets(&p.platform, &host.platform) && label_scope_applies(&p.labels, &labels)
-        }) {
+        for policy in agent::policies_to_ask(&state, &host).await? {
             queries.insert(QueryName::Policy(policy.id).to_wire(), json!(policy.query));
             sent = true;
         }
@@ -199,18 +153,11 @@ pub async fn distributed_read(
     // A kind with nothing to ask is up to date now; otherwise it would be
     // looked up again on every check-in.
     if nothing_to_ask.labels_answered || nothing_to_ask.policies_answered {
-        state
-            .store
-            .apply_agent_write(host.id, &nothing_to_ask)
-            .await?;
+        agent::record_results(&state, &host, &nothing_to_ask).await?;
     }
     Ok(Json(
         json!({ "queries": queries, "discovery": discovery, "accelerate": 0 }),
     ))
-}
-
-fn targets(platform_list: &str, host_platform: &str) -> bool {
-    PlatformSet::parse(platform_list).is_ok_and(|set| set.targets_host(host_platform))
 }
 
 #[derive(Deserialize)]
@@ -263,9 +210,9 @@ pub async fn distributed_write(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<DistributedWriteBody>,
 ) -> AgentResult<Json<Value>> {
-    let host = authenticate(&state, AgentKind::Osquery, &body.node_key).await?;
+    let host = agent::authenticate(&state, AgentKind::Osquery, &body.node_key).await?;
     let write = interpret_write(&body);
-    state.store.apply_agent_write(host.id, &write).await?;
+    agent::record_results(&state, &host, &write).await?;
     Ok(Json(json!({})))
 }
 
@@ -285,7 +232,7 @@ pub async fn log(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<LogBody>,
 ) -> AgentResult<Json<Value>> {
-    let host = authenticate(&state, AgentKind::Osquery, &body.node_key).await?;
+    let host = agent::authenticate(&state, AgentKind::Osquery, &body.node_key).await?;
     match body.log_type.as_str() {
         "status" | "result" => {
             tracing::debug!(host = %host.id, log_type = %body.log_type, entries = body.data.len(), "agent log");

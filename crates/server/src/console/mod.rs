@@ -251,7 +251,7 @@ impl From<ServiceError> for PageError {
                 PageError::NotFound(format!("The {what} was not found."))
             }
             ServiceError::Forbidden(reason) => PageError::Forbidden(reason.into()),
-            ServiceError::Unauthenticated => {
+            ServiceError::Unauthenticated | ServiceError::NodeInvalid(_) => {
                 PageError::Forbidden("Your role doesn't allow this.".into())
             }
             ServiceError::Conflict(msg) => PageError::Problem(msg),

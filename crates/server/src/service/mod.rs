@@ -6,6 +6,7 @@
 //! re-decides them). Front doors decode, call one use case, and render.
 
 pub mod activities;
+pub mod agent;
 pub mod conditional_access;
 pub mod config;
 pub mod device;
@@ -100,6 +101,9 @@ pub enum ServiceError {
     /// Well-formed input that breaks a rule; each field named.
     #[error("{0}")]
     Invalid(ValidationErrors),
+    /// An agent's key or enroll secret is unknown: it must enroll again.
+    #[error("{0}")]
+    NodeInvalid(&'static str),
     /// Too many failed attempts from this client; try again later.
     #[error("too many requests")]
     Throttled,

@@ -1,0 +1,159 @@
+//! What agents (osquery, fleetd) do: enroll, be recognised by their keys,
+//! read what to ask and what options to run with, and report results. The
+//! protocol's shapes stay in `agent/`; the data and its rules are here.
+
+use super::{ServiceError, ServiceResult};
+use crate::secrets::random_token;
+use crate::AppState;
+use flotilla_core::targeting::label_scope_applies;
+use flotilla_core::{PlatformSet, TeamId};
+use flotilla_store::{
+    AgentHost, AgentKind, AgentWrite, EnrollRequest, LabelRecord, PolicyRecord, SavedQuery,
+    StoreError,
+};
+use serde_json::Value;
+
+/// Whether a platform list (`darwin,linux`, "" for all) targets a host's platform.
+pub fn targets(platform_list: &str, host_platform: &str) -> bool {
+    PlatformSet::parse(platform_list).is_ok_and(|set| set.targets_host(host_platform))
+}
+
+/// Enrolls a host with an enroll secret (which decides its team); returns
+/// the new node key. An unknown secret is `NodeInvalid`.
+pub async fn enroll(
+    state: &AppState,
+    kind: AgentKind,
+    secret: &str,
+    mut request: EnrollRequest,
+) -> ServiceResult<String> {
+    request.team = match state.store.team_for_secret(secret).await {
+        Ok(team) => team,
+        Err(StoreError::NotFound(_)) => {
+            return Err(ServiceError::NodeInvalid("invalid enroll secret"))
+        }
+        Err(err) => return Err(err.into()),
+    };
+    if request.uuid.trim().is_empty() {
+        return Err(ServiceError::invalid(
+            "hardware_uuid",
+            "a hardware UUID (or host identifier) is required",
+        ));
+    }
+    let key = random_token(24);
+    let host = state.store.enroll_host(kind, &request, &key).await?;
+    tracing::info!(host = %host, uuid = %request.uuid, ?kind, "agent enrolled");
+    Ok(key)
+}
+
+/// The host a node key (osquery) or orbit node key (fleetd) belongs to;
+/// marks it seen. A missing or unknown key is `NodeInvalid`.
+pub async fn authenticate(
+    state: &AppState,
+    kind: AgentKind,
+    key: &str,
+) -> ServiceResult<AgentHost> {
+    if key.is_empty() {
+        return Err(ServiceError::NodeInvalid("missing node key"));
+    }
+    let host = state
+        .store
+        .agent_host(kind, key)
+        .await?
+        .ok_or(ServiceError::NodeInvalid("invalid node key"))?;
+    state.seen.mark(host.id);
+    Ok(host)
+}
+
+/// The agent options a host runs with: its team's, else the org's.
+pub async fn agent_options(state: &AppState, team: Option<TeamId>) -> ServiceResult<Option<Value>> {
+    let team_options = match team {
+        Some(team) => state
+            .store
+            .team_document(team)
+            .await?
+            .get("agent_options")
+            .cloned(),
+        None => None,
+    };
+    Ok(match team_options.filter(|o| !o.is_null()) {
+        Some(options) => Some(options),
+        None => state
+            .store
+            .app_config()
+            .await?
+            .and_then(|c| c.get("agent_options").cloned())
+            .filter(|o| !o.is_null()),
+    })
+}
+
+/// The saved queries a host of this team runs on a schedule (global and its team's).
+pub async fn scheduled_queries(
+    state: &AppState,
+    team: Option<TeamId>,
+) -> ServiceResult<Vec<SavedQuery>> {
+    Ok(state.store.saved_queries_for_team(team).await?)
+}
+
+/// Whether the host's team reports to Entra (so the host is asked who it is there).
+pub async fn reports_to_entra(state: &AppState, team: Option<TeamId>) -> ServiceResult<bool> {
+    Ok(
+        crate::conditional_access::reporting_tenant(&state.store, team)
+            .await?
+            .is_some(),
+    )
+}
+
+/// The dynamic labels a host of this platform is asked about.
+pub async fn labels_to_ask(state: &AppState, host: &AgentHost) -> ServiceResult<Vec<LabelRecord>> {
+    Ok(state
+        .store
+        .dynamic_labels()
+        .await?
+        .into_iter()
+        .filter(|l| targets(&l.platform, &host.platform))
+        .collect())
+}
+
+/// The policies a host is asked: global and its team's, for its platform
+/// and within each policy's label scope.
+pub async fn policies_to_ask(
+    state: &AppState,
+    host: &AgentHost,
+) -> ServiceResult<Vec<PolicyRecord>> {
+    let policies = state.store.policies_for_team(host.team_id).await?;
+    let labels = state
+        .store
+        .label_names_for_targeting(host.id, &policies)
+        .await?;
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+    Ok(policies
+        .into_iter()
+        .filter(|p| targets(&p.platform, &host.platform) && label_scope_applies(&p.labels, &labels))
+        .collect())
+}
+
+/// Stores what a distributed write reported, in one transaction (which also
+/// marks the host for its verdict).
+pub async fn record_results(
+    state: &AppState,
+    host: &AgentHost,
+    write: &AgentWrite,
+) -> ServiceResult<()> {
+    Ok(state.store.apply_agent_write(host.id, write).await?)
+}
+
+/// Registers (or refreshes) the Fleet Desktop token of a fleetd host.
+pub async fn set_device_token(
+    state: &AppState,
+    host: &AgentHost,
+    token: &str,
+) -> ServiceResult<()> {
+    let token = token.trim();
+    if token.len() < 16 || token.len() > 512 {
+        return Err(ServiceError::invalid(
+            "device_auth_token",
+            "device token must be 16 to 512 characters",
+        ));
+    }
+    Ok(state.store.set_device_token(host.id, token).await?)
+}
