@@ -54,6 +54,9 @@ pub struct ServerSettings {
     /// (renewed while it is sent); another replica takes it over after this
     /// when the sender stops.
     pub report_lease: Duration,
+    /// The first wait before a report Microsoft could not take is tried
+    /// again; each further attempt doubles it (up to two minutes).
+    pub report_backoff: Duration,
     /// The time (the system's, or one tests move by hand).
     pub clock: Clock,
 }
@@ -69,6 +72,7 @@ impl Default for ServerSettings {
             secure_cookies: false,
             replica_id: format!("replica-{}", secrets::random_token(9)),
             report_lease: Duration::from_secs(30),
+            report_backoff: Duration::from_secs(2),
             clock: Clock::system(),
         }
     }

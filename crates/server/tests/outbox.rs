@@ -9,6 +9,7 @@ use common::microsoft::{
 };
 use common::{databases, enroll_mac, TestServer};
 use flotilla_ms_emulator::Faults;
+use flotilla_server::ServerSettings;
 use reqwest::StatusCode;
 use std::time::{Duration, Instant};
 
@@ -143,6 +144,98 @@ async fn a_verdict_sent_during_an_outage_never_lands_after_a_newer_one() {
             device["uploads"], 2,
             "the superseded verdict was never uploaded: {device}"
         );
+        server.finish().await;
+    }
+}
+
+/// After an outage, queued reports don't sit out their backoffs: a probe
+/// notices Microsoft answering again and the tenant's queue goes at once.
+#[tokio::test]
+async fn after_an_outage_queued_reports_go_out_before_their_backoffs_end() {
+    for database in databases().await {
+        let tenants = format!(
+            "tenants:\n  - id: {TENANT}\n    groups: [\"Flotilla conditional access\"]\n    users: \"user{{n}}@contoso.com\"\n    user_count: 5\n"
+        );
+        let emulator = start_emulator(&tenants, Faults::default()).await;
+        // Backoffs far longer than the probe's period.
+        let long_backoff = ServerSettings {
+            report_backoff: Duration::from_secs(40),
+            ..settings(&emulator)
+        };
+        let server = TestServer::start_with(database, long_backoff).await;
+        let token = server.setup().await;
+        let (secret, policy) = connected_team(&server, &server, &token, TENANT).await;
+        set_faults(
+            &emulator,
+            &Faults {
+                unavailable: 1.0,
+                ..Faults::default()
+            },
+        )
+        .await;
+        let mut hosts = Vec::new();
+        for i in 0..3 {
+            let key = enroll_mac(&server, &secret, &format!("UUID-{i}"), &format!("mac-{i}")).await;
+            let write = policy_write(
+                &key,
+                &policy,
+                false,
+                &format!("device-{i}"),
+                &format!("user{}@contoso.com", i + 1),
+            );
+            assert_eq!(
+                server
+                    .agent("/api/osquery/distributed/write", write)
+                    .await
+                    .0,
+                StatusCode::OK
+            );
+            hosts.push(
+                server
+                    .store
+                    .host_by_identifier(&format!("UUID-{i}"))
+                    .await
+                    .unwrap()
+                    .id,
+            );
+        }
+        // Each report has failed and backs off for 40 s or more.
+        let backed_off = eventually(|| async {
+            let mut all = true;
+            for host in &hosts {
+                let reports = server.store.compliance_reports(*host, 1).await.unwrap();
+                all &= reports
+                    .first()
+                    .is_some_and(|r| r.status == "pending" && r.attempts >= 1);
+            }
+            all
+        })
+        .await;
+        assert!(backed_off, "every report was tried and backs off");
+        let mut scheduled = Vec::new();
+        for host in &hosts {
+            scheduled
+                .push(server.store.compliance_reports(*host, 1).await.unwrap()[0].next_attempt_at);
+        }
+        set_faults(&emulator, &Faults::default()).await;
+        let delivered = eventually(|| async {
+            let mut all = true;
+            for host in &hosts {
+                all &= server.store.compliance_reports(*host, 1).await.unwrap()[0].status
+                    == "completed";
+            }
+            all
+        })
+        .await;
+        assert!(delivered, "every report reached Microsoft once it answered");
+        for (host, scheduled) in hosts.iter().zip(&scheduled) {
+            let report = &server.store.compliance_reports(*host, 1).await.unwrap()[0];
+            assert!(
+                report.updated_at < *scheduled,
+                "delivered at {} although its backoff ran to {scheduled}: {report:?}",
+                report.updated_at
+            );
+        }
         server.finish().await;
     }
 }

@@ -88,6 +88,8 @@ pub struct ComplianceReport {
     pub error: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When a waiting report is due to be tried (again).
+    pub next_attempt_at: i64,
 }
 
 /// How sending a report ended.
@@ -105,7 +107,7 @@ pub enum ReportOutcome {
 
 const REPORT_COLUMNS: &str =
     "id, host_id, tenant_id, device_id, upn, device_name, os_version, last_check_in, \
-     managed, compliant, status, attempts, message_id, error, created_at, updated_at";
+     managed, compliant, status, attempts, message_id, error, created_at, updated_at, next_attempt_at";
 
 fn verdict_from(managed: Option<bool>, compliant: Option<bool>) -> Option<Verdict> {
     Some(Verdict {
@@ -479,6 +481,27 @@ impl Store {
         Ok(())
     }
 
+    /// During an outage every report of a tenant may be backing off for
+    /// minutes: one per tenant (its oldest) is brought forward as a probe
+    /// when none of the tenant's reports is being sent or due within
+    /// `every_secs`. When the probe gets through, the tenant's backoff is
+    /// reset ([`Store::reset_report_backoff`]). Returns how many were probed.
+    pub async fn probe_backed_off_reports(&self, every_secs: i64) -> Result<u64> {
+        let ts = self.now();
+        let probed = sqlx::query(
+            "UPDATE compliance_reports SET next_attempt_at = $1 WHERE id IN ( \
+             SELECT MIN(r.id) FROM compliance_reports r WHERE r.status = 'pending' AND r.next_attempt_at > $2 \
+             AND NOT EXISTS (SELECT 1 FROM compliance_reports s WHERE s.tenant_id = r.tenant_id \
+               AND (s.status = 'sending' OR (s.status = 'pending' AND s.next_attempt_at <= $2))) \
+             GROUP BY r.tenant_id)",
+        )
+        .bind(ts)
+        .bind(ts + every_secs)
+        .execute(&self.writer)
+        .await?;
+        Ok(probed.rows_affected())
+    }
+
     /// Records a sent report's outcome, fenced: it lands only while the
     /// report is still `claimant`'s and still being sent (not superseded by
     /// a newer verdict, not taken over after its lease ran out). Returns
@@ -619,6 +642,7 @@ fn report_from_row(row: &AnyRow) -> Result<ComplianceReport> {
         error: row.try_get("error")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
     })
 }
 

@@ -26,11 +26,15 @@ const PER_TENANT: usize = 16;
 const POLL: Duration = Duration::from_secs(1);
 /// How long one send waits for Microsoft to process an upload.
 const PROCESSING_WAIT: Duration = Duration::from_secs(30);
-/// Retries start after this and double, up to [`MAX_BACKOFF_SECS`].
-const BASE_BACKOFF_SECS: i64 = 2;
+/// Retries double from the settings' first backoff, up to this.
 const MAX_BACKOFF_SECS: i64 = 120;
 /// How often a tenant's setup is tried again while Microsoft is unavailable.
 const ACTIVATION_RETRY_SECS: i64 = 2;
+/// While all of a tenant's reports back off, one is tried this often to
+/// notice that Microsoft answers again.
+const PROBE_SECS: i64 = 2;
+/// How often the probe and a pending setup's retry are looked at.
+const HOUSEKEEPING: Duration = Duration::from_secs(PROBE_SECS as u64);
 
 /// The store keeps leases in whole seconds.
 fn lease_secs(lease: Duration) -> i64 {
@@ -40,12 +44,18 @@ fn lease_secs(lease: Duration) -> i64 {
 /// When to try a report again: Microsoft's Retry-After when it gave one,
 /// else exponential backoff from the attempts so far, with up to a quarter
 /// of jitter so a fleet's retries spread out.
-pub fn retry_delay(attempts: i64, retry_after: Option<Duration>, jitter: f64) -> i64 {
+pub fn retry_delay(
+    first: Duration,
+    attempts: i64,
+    retry_after: Option<Duration>,
+    jitter: f64,
+) -> i64 {
     if let Some(wait) = retry_after {
         return (wait.as_secs() as i64).clamp(1, MAX_BACKOFF_SECS);
     }
     let exponent = attempts.saturating_sub(1).clamp(0, 16) as u32;
-    let base = BASE_BACKOFF_SECS
+    let base = (first.as_secs() as i64)
+        .max(1)
         .saturating_mul(1i64 << exponent)
         .min(MAX_BACKOFF_SECS);
     base + (base as f64 * 0.25 * jitter.clamp(0.0, 1.0)).round() as i64
@@ -56,17 +66,22 @@ fn jitter() -> f64 {
     (bytes.bytes().map(u32::from).sum::<u32>() % 100) as f64 / 100.0
 }
 
-fn retry_later(now: i64, report: &ComplianceReport, err: &MicrosoftError) -> ReportOutcome {
-    let delay = retry_delay(report.attempts, err.retry_after(), jitter());
+fn retry_later(
+    now: i64,
+    first: Duration,
+    report: &ComplianceReport,
+    err: &MicrosoftError,
+) -> ReportOutcome {
+    let delay = retry_delay(first, report.attempts, err.retry_after(), jitter());
     ReportOutcome::Retry {
         at: now + delay,
         error: err.to_string(),
     }
 }
 
-fn outcome_of(store: &Store, report: &ComplianceReport, err: MicrosoftError) -> ReportOutcome {
+fn outcome_of(sender: &Sender, report: &ComplianceReport, err: MicrosoftError) -> ReportOutcome {
     if err.is_transient() {
-        retry_later(store.now(), report, &err)
+        retry_later(sender.store.now(), sender.first_backoff, report, &err)
     } else {
         ReportOutcome::Failed(err.to_string())
     }
@@ -79,6 +94,13 @@ pub async fn run(state: AppState, mut stop: StopSignal) {
     };
     let me = state.settings.replica_id.clone();
     let lease = state.settings.report_lease;
+    let sender = Arc::new(Sender {
+        client: microsoft.client.clone(),
+        store: state.store.clone(),
+        me: me.clone(),
+        lease,
+        first_backoff: state.settings.report_backoff,
+    });
     match state.store.release_report_claims(&me).await {
         Ok(0) => {}
         Ok(released) => tracing::info!(released, "reports held before a restart queued again"),
@@ -86,8 +108,16 @@ pub async fn run(state: AppState, mut stop: StopSignal) {
     }
     let mut tenants: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let mut sends: JoinSet<()> = JoinSet::new();
+    let mut next_housekeeping = tokio::time::Instant::now();
     while !stop.is_stopped() {
-        retry_activation(&state).await;
+        // Not on every round: rounds follow every finished send.
+        if tokio::time::Instant::now() >= next_housekeeping {
+            next_housekeeping = tokio::time::Instant::now() + HOUSEKEEPING;
+            retry_activation(&state).await;
+            if let Err(err) = state.store.probe_backed_off_reports(PROBE_SECS).await {
+                tracing::warn!(error = %err, "could not probe the backed-off outbox");
+            }
+        }
         let room = IN_FLIGHT.saturating_sub(sends.len());
         let claimed = if room == 0 {
             Vec::new()
@@ -110,14 +140,12 @@ pub async fn run(state: AppState, mut stop: StopSignal) {
                 .entry(report.tenant_id.clone())
                 .or_insert_with(|| Arc::new(Semaphore::new(PER_TENANT)))
                 .clone();
-            let store = state.store.clone();
-            let client = microsoft.client.clone();
-            let me = me.clone();
+            let sender = sender.clone();
             sends.spawn(async move {
                 let Ok(_permit) = limit.acquire_owned().await else {
                     return;
                 };
-                send_one(&client, &store, &me, lease, report).await;
+                sender.send_one(report).await;
             });
         }
         if took > 0 && took == room {
@@ -137,7 +165,7 @@ pub async fn run(state: AppState, mut stop: StopSignal) {
 }
 
 /// Retries a tenant's setup that Microsoft could not finish (at most every
-/// [`ACTIVATION_RETRY_SECS`], by one replica at a time).
+/// [`ACTIVATION_RETRY_SECS`] across replicas, one replica at a time).
 async fn retry_activation(state: &AppState) {
     match state.store.claim_activation(ACTIVATION_RETRY_SECS).await {
         Ok(Some(tenant)) => {
@@ -150,103 +178,108 @@ async fn retry_activation(state: &AppState) {
     }
 }
 
-/// Sends one report while keeping its lease, then records the outcome (fenced).
-async fn send_one(
-    client: &MicrosoftClient,
-    store: &Store,
-    me: &str,
+/// What every send of this replica shares.
+struct Sender {
+    client: Arc<MicrosoftClient>,
+    store: Store,
+    /// This replica's name on its claims.
+    me: String,
     lease: Duration,
-    report: ComplianceReport,
-) {
-    let delivery = deliver(client, store, &report);
-    tokio::pin!(delivery);
-    // Renewed every third of the lease, so a slow answer never outlives it.
-    let mut renew = tokio::time::interval(lease / 3);
-    renew.tick().await;
-    let outcome = loop {
-        tokio::select! {
-            outcome = &mut delivery => break outcome,
-            _ = renew.tick() => match store.renew_report_lease(report.id, me, lease_secs(lease)).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::info!(report = report.id, "report taken over by another replica; stopping");
-                    return;
-                }
-                Err(err) => tracing::warn!(report = report.id, error = %err, "could not renew a report's lease"),
-            },
-        }
-    };
-    let succeeded = matches!(outcome, ReportOutcome::Completed);
-    match store.finish_compliance_report(&report, me, &outcome).await {
-        Ok(true) => {}
-        Ok(false) => tracing::debug!(
-            report = report.id,
-            "report superseded or taken over while it was sent"
-        ),
-        Err(err) => {
-            tracing::warn!(report = report.id, error = %err, "could not record a report's outcome")
-        }
-    }
-    if succeeded {
-        // Microsoft answers again: the tenant's queue stops backing off.
-        if let Err(err) = store.reset_report_backoff(&report.tenant_id).await {
-            tracing::warn!(error = %err, "could not reset the outbox backoff");
-        }
-    }
+    first_backoff: Duration,
 }
 
-/// Sends one report and waits for Microsoft to process it.
-async fn deliver(
-    client: &MicrosoftClient,
-    store: &Store,
-    report: &ComplianceReport,
-) -> ReportOutcome {
-    let message = if report.message_id.is_empty() {
-        let user_id = match client.user_id(&report.tenant_id, &report.upn).await {
-            Ok(id) => id,
-            Err(err) => return outcome_of(store, report, err),
-        };
-        let upload = DeviceReport {
-            tenant_id: report.tenant_id.clone(),
-            device_id: report.device_id.clone(),
-            device_name: report.device_name.clone(),
-            user_id,
-            os_version: report.os_version.clone(),
-            managed: report.verdict.managed,
-            compliant: report.verdict.compliant,
-            last_check_in: crate::views::timestamp(report.last_check_in),
-            decided_at: crate::views::timestamp(report.created_at),
-            now: crate::views::timestamp(store.now()),
-        };
-        match client.upload(&upload).await {
-            Ok(message) => {
-                if let Err(err) = store.set_report_message(report.id, &message).await {
-                    tracing::warn!(report = report.id, error = %err, "could not record the upload id");
-                }
-                message
+impl Sender {
+    /// Sends one report while keeping its lease, then records the outcome (fenced).
+    async fn send_one(&self, report: ComplianceReport) {
+        let (store, me, lease) = (&self.store, self.me.as_str(), self.lease);
+        let delivery = self.deliver(&report);
+        tokio::pin!(delivery);
+        // Renewed every third of the lease, so a slow answer never outlives it.
+        let mut renew = tokio::time::interval(lease / 3);
+        renew.tick().await;
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut delivery => break outcome,
+                _ = renew.tick() => match store.renew_report_lease(report.id, me, lease_secs(lease)).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::info!(report = report.id, "report taken over by another replica; stopping");
+                        return;
+                    }
+                    Err(err) => tracing::warn!(report = report.id, error = %err, "could not renew a report's lease"),
+                },
             }
-            Err(err) => return outcome_of(store, report, err),
-        }
-    } else {
-        report.message_id.clone()
-    };
-    let started = tokio::time::Instant::now();
-    let mut wait = Duration::from_millis(100);
-    loop {
-        match client.upload_status(&report.tenant_id, &message).await {
-            Ok(UploadStatus::Completed) => return ReportOutcome::Completed,
-            Ok(UploadStatus::Failed(detail)) => return ReportOutcome::Failed(detail),
-            Ok(UploadStatus::Pending) if started.elapsed() < PROCESSING_WAIT => {}
-            Ok(UploadStatus::Pending) => {
-                return ReportOutcome::Retry {
-                    at: store.now() + retry_delay(report.attempts, None, jitter()),
-                    error: "Microsoft is still processing the upload".into(),
-                }
+        };
+        let succeeded = matches!(outcome, ReportOutcome::Completed);
+        match store.finish_compliance_report(&report, me, &outcome).await {
+            Ok(true) => {}
+            Ok(false) => tracing::debug!(
+                report = report.id,
+                "report superseded or taken over while it was sent"
+            ),
+            Err(err) => {
+                tracing::warn!(report = report.id, error = %err, "could not record a report's outcome")
             }
-            Err(err) => return outcome_of(store, report, err),
         }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(2));
+        if succeeded {
+            // Microsoft answers again: the tenant's queue stops backing off.
+            if let Err(err) = store.reset_report_backoff(&report.tenant_id).await {
+                tracing::warn!(error = %err, "could not reset the outbox backoff");
+            }
+        }
+    }
+
+    /// Sends one report and waits for Microsoft to process it.
+    async fn deliver(&self, report: &ComplianceReport) -> ReportOutcome {
+        let (client, store, sender) = (&self.client, &self.store, self);
+        let message = if report.message_id.is_empty() {
+            let user_id = match client.user_id(&report.tenant_id, &report.upn).await {
+                Ok(id) => id,
+                Err(err) => return outcome_of(sender, report, err),
+            };
+            let upload = DeviceReport {
+                tenant_id: report.tenant_id.clone(),
+                device_id: report.device_id.clone(),
+                device_name: report.device_name.clone(),
+                user_id,
+                os_version: report.os_version.clone(),
+                managed: report.verdict.managed,
+                compliant: report.verdict.compliant,
+                last_check_in: crate::views::timestamp(report.last_check_in),
+                decided_at: crate::views::timestamp(report.created_at),
+                now: crate::views::timestamp(store.now()),
+            };
+            match client.upload(&upload).await {
+                Ok(message) => {
+                    if let Err(err) = store.set_report_message(report.id, &message).await {
+                        tracing::warn!(report = report.id, error = %err, "could not record the upload id");
+                    }
+                    message
+                }
+                Err(err) => return outcome_of(sender, report, err),
+            }
+        } else {
+            report.message_id.clone()
+        };
+        let started = tokio::time::Instant::now();
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match client.upload_status(&report.tenant_id, &message).await {
+                Ok(UploadStatus::Completed) => return ReportOutcome::Completed,
+                Ok(UploadStatus::Failed(detail)) => return ReportOutcome::Failed(detail),
+                Ok(UploadStatus::Pending) if started.elapsed() < PROCESSING_WAIT => {}
+                Ok(UploadStatus::Pending) => {
+                    return ReportOutcome::Retry {
+                        at: store.now()
+                            + retry_delay(sender.first_backoff, report.attempts, None, jitter()),
+                        error: "Microsoft is still processing the upload".into(),
+                    }
+                }
+                Err(err) => return outcome_of(sender, report, err),
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(2));
+        }
     }
 }
 
@@ -257,12 +290,16 @@ mod tests {
 
     #[test]
     fn retries_back_off_exponentially_with_jitter_and_honour_retry_after() {
-        assert_eq!(retry_delay(1, None, 0.0), 2);
-        assert_eq!(retry_delay(2, None, 0.0), 4);
-        assert_eq!(retry_delay(4, None, 0.0), 16);
-        assert_eq!(retry_delay(30, None, 0.0), 120);
-        assert_eq!(retry_delay(4, None, 1.0), 20);
-        assert_eq!(retry_delay(4, Some(Duration::from_secs(7)), 1.0), 7);
-        assert_eq!(retry_delay(1, Some(Duration::from_secs(3600)), 0.0), 120);
+        let first = Duration::from_secs(2);
+        assert_eq!(retry_delay(first, 1, None, 0.0), 2);
+        assert_eq!(retry_delay(first, 2, None, 0.0), 4);
+        assert_eq!(retry_delay(first, 4, None, 0.0), 16);
+        assert_eq!(retry_delay(first, 30, None, 0.0), 120);
+        assert_eq!(retry_delay(first, 4, None, 1.0), 20);
+        assert_eq!(retry_delay(first, 4, Some(Duration::from_secs(7)), 1.0), 7);
+        assert_eq!(
+            retry_delay(first, 1, Some(Duration::from_secs(3600)), 0.0),
+            120
+        );
     }
 }

@@ -233,3 +233,48 @@ async fn a_restarted_replica_takes_its_unfinished_reports_back_at_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn while_every_report_backs_off_one_per_tenant_is_probed() {
+    each_backend(|store| async move {
+        let mac = registered_mac(&store).await;
+        queue(&store, mac, FAILING).await;
+        let claimed = store
+            .claim_compliance_reports("replica-1", 10, 60)
+            .await
+            .unwrap();
+        let later = ReportOutcome::Retry {
+            at: store.now() + 600,
+            error: "Microsoft is unavailable".into(),
+        };
+        store
+            .finish_compliance_report(&claimed[0], "replica-1", &later)
+            .await
+            .unwrap();
+        assert!(store
+            .claim_compliance_reports("replica-1", 10, 60)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(store.probe_backed_off_reports(5).await.unwrap(), 1);
+        assert_eq!(
+            store.probe_backed_off_reports(5).await.unwrap(),
+            0,
+            "one probe at a time: the probed report is due now"
+        );
+        let probe = store
+            .claim_compliance_reports("replica-1", 10, 60)
+            .await
+            .unwrap();
+        assert_eq!(
+            probe.iter().map(|r| r.id).collect::<Vec<_>>(),
+            [claimed[0].id]
+        );
+        assert_eq!(
+            store.probe_backed_off_reports(5).await.unwrap(),
+            0,
+            "none while one is being sent"
+        );
+    })
+    .await;
+}
