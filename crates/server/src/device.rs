@@ -2,11 +2,13 @@
 
 use crate::error::{ApiResult, PathParam};
 use crate::service::device;
-use crate::{views, AppState};
+use crate::wire::device::{DeviceHost, DevicePoliciesResponse, DeviceResponse};
+use crate::wire::{self, Empty, Host};
+use crate::AppState;
 use axum::extract::{ConnectInfo, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::net::SocketAddr;
 
 pub fn router() -> Router<AppState> {
@@ -27,40 +29,43 @@ async fn device_host(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     PathParam(token): PathParam<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DeviceResponse>> {
     let device = device::my_device(&state, addr.ip(), &token).await?;
-    let mut body = views::host(&device.host, state.now());
-    if let Some(object) = body.as_object_mut() {
-        object.insert(
-            "policies".into(),
-            device.policies.iter().map(views::host_policy).collect(),
-        );
-    }
-    let org = &device.org;
-    Ok(Json(json!({
-        "host": body,
-        "org_logo_url": org.pointer("/org_info/org_logo_url").cloned().unwrap_or(json!("")),
-        "org_contact_url": org.pointer("/org_info/contact_url").cloned().unwrap_or(json!("")),
-        "self_service": false,
-    })))
+    let org = |key: &str| {
+        device
+            .org
+            .pointer(&format!("/org_info/{key}"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    Ok(Json(DeviceResponse {
+        org_logo_url: org("org_logo_url"),
+        org_contact_url: org("contact_url"),
+        self_service: false,
+        host: DeviceHost {
+            host: Host::of(&device.host, state.now()),
+            policies: wire::all(&device.policies),
+        },
+    }))
 }
 
 async fn device_policies(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     PathParam(token): PathParam<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DevicePoliciesResponse>> {
     let device = device::my_device(&state, addr.ip(), &token).await?;
-    Ok(Json(
-        json!({ "policies": device.policies.iter().map(views::host_policy).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(DevicePoliciesResponse {
+        policies: wire::all(&device.policies),
+    }))
 }
 
 async fn device_refetch(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     PathParam(token): PathParam<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Empty>> {
     device::refetch(&state, addr.ip(), &token).await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }

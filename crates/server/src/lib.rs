@@ -4,7 +4,7 @@
 //! - [`device`]: the end user's "My device" API, keyed by device tokens.
 //!
 //! Handlers are thin: they check access, call the core's rules and the store,
-//! and shape Fleet's JSON in [`views`].
+//! and shape Fleet's JSON with the typed contract in [`wire`].
 
 pub mod agent;
 pub mod api;
@@ -20,7 +20,7 @@ mod rate_limit;
 mod secrets;
 mod seen;
 pub mod service;
-pub mod views;
+pub mod wire;
 pub mod workers;
 
 pub use listen::{serve, Listener, TlsFiles, TlsSetup};

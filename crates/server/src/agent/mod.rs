@@ -13,7 +13,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use flotilla_core::detail::{Row, VitalsUpdate};
 use flotilla_store::EnrollRequest;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 const SMALL_BODY: usize = 64 * 1024;
 const RESULTS_BODY: usize = 5 * 1024 * 1024;
@@ -66,7 +66,10 @@ impl IntoResponse for AgentError {
         match self {
             AgentError::NodeInvalid(reason) => (
                 StatusCode::UNAUTHORIZED,
-                Json(json!({ "error": reason, "node_invalid": true })),
+                Json(crate::wire::osquery::NodeInvalid {
+                    error: reason,
+                    node_invalid: true,
+                }),
             )
                 .into_response(),
             AgentError::Api(err) => err.into_response(),

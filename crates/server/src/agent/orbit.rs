@@ -4,12 +4,13 @@
 use super::AgentResult;
 use crate::error::JsonBody;
 use crate::service::agent;
+use crate::wire::orbit::{EnrollResponse, OrbitConfig};
+use crate::wire::Empty;
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
 use flotilla_store::{AgentKind, EnrollRequest};
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 #[derive(Deserialize)]
 pub struct EnrollBody {
@@ -32,7 +33,7 @@ pub struct EnrollBody {
 pub async fn enroll(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<EnrollBody>,
-) -> AgentResult<Json<Value>> {
+) -> AgentResult<Json<EnrollResponse>> {
     let request = EnrollRequest {
         uuid: body.hardware_uuid.trim().to_string(),
         hostname: body.hostname,
@@ -44,7 +45,7 @@ pub async fn enroll(
     };
     let orbit_node_key =
         agent::enroll(&state, AgentKind::Orbit, &body.enroll_secret, request).await?;
-    Ok(Json(json!({ "orbit_node_key": orbit_node_key })))
+    Ok(Json(EnrollResponse { orbit_node_key }))
 }
 
 #[derive(Deserialize)]
@@ -56,15 +57,9 @@ pub struct OrbitKeyBody {
 pub async fn config(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<OrbitKeyBody>,
-) -> AgentResult<Json<Value>> {
+) -> AgentResult<Json<OrbitConfig>> {
     agent::authenticate(&state, AgentKind::Orbit, &body.orbit_node_key).await?;
-    Ok(Json(json!({
-        "command_line_startup_flags": {},
-        "extensions": {},
-        "nudge_config": null,
-        "notifications": {},
-        "update_channels": {}
-    })))
+    Ok(Json(OrbitConfig::default()))
 }
 
 #[derive(Deserialize)]
@@ -78,8 +73,8 @@ pub struct DeviceTokenBody {
 pub async fn device_token(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<DeviceTokenBody>,
-) -> AgentResult<Json<Value>> {
+) -> AgentResult<Json<Empty>> {
     let host = agent::authenticate(&state, AgentKind::Orbit, &body.orbit_node_key).await?;
     agent::set_device_token(&state, &host, &body.device_auth_token).await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }

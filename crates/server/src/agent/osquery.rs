@@ -3,6 +3,8 @@
 use super::{enroll_request_from_details, rows_of, AgentResult};
 use crate::error::{ApiError, JsonBody};
 use crate::service::agent::{self, targets};
+use crate::wire::osquery::{DistributedReadResponse, EnrollResponse};
+use crate::wire::Empty;
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
@@ -31,10 +33,10 @@ pub struct EnrollBody {
 pub async fn enroll(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<EnrollBody>,
-) -> AgentResult<Json<Value>> {
+) -> AgentResult<Json<EnrollResponse>> {
     let request = enroll_request_from_details(&body.host_identifier, &body.host_details);
     let node_key = agent::enroll(&state, AgentKind::Osquery, &body.enroll_secret, request).await?;
-    Ok(Json(json!({ "node_key": node_key })))
+    Ok(Json(EnrollResponse { node_key }))
 }
 
 #[derive(Deserialize)]
@@ -102,7 +104,7 @@ pub async fn config(
 pub async fn distributed_read(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<NodeKeyBody>,
-) -> AgentResult<Json<Value>> {
+) -> AgentResult<Json<DistributedReadResponse>> {
     let host = agent::authenticate(&state, AgentKind::Osquery, &body.node_key).await?;
     let now = state.now();
     let due = due_queries(
@@ -111,15 +113,15 @@ pub async fn distributed_read(
         &state.settings.intervals,
         now,
     );
-    let mut queries = Map::new();
-    let mut discovery = Map::new();
+    let mut read = DistributedReadResponse::default();
+    let (queries, discovery) = (&mut read.queries, &mut read.discovery);
     if due.details {
         for detail in detail_queries_for(&host.platform) {
             let name = QueryName::Detail(detail.name.to_string()).to_wire();
             if let Some(check) = detail.discovery {
-                discovery.insert(name.clone(), json!(check));
+                discovery.insert(name.clone(), check.to_string());
             }
-            queries.insert(name, json!(detail.sql));
+            queries.insert(name, detail.sql.to_string());
         }
         // Only hosts whose team reports to Entra are asked who they are there.
         let identity = &ENTRA_IDENTITY_QUERY;
@@ -128,16 +130,16 @@ pub async fn distributed_read(
         {
             let name = QueryName::Detail(identity.name.to_string()).to_wire();
             if let Some(check) = identity.discovery {
-                discovery.insert(name.clone(), json!(check));
+                discovery.insert(name.clone(), check.to_string());
             }
-            queries.insert(name, json!(identity.sql));
+            queries.insert(name, identity.sql.to_string());
         }
     }
     let mut nothing_to_ask = AgentWrite::default();
     if due.labels {
         let mut sent = false;
         for label in agent::labels_to_ask(&state, &host).await? {
-            queries.insert(QueryName::Label(label.id).to_wire(), json!(label.query));
+            queries.insert(QueryName::Label(label.id).to_wire(), label.query);
             sent = true;
         }
         nothing_to_ask.labels_answered = !sent;
@@ -145,7 +147,7 @@ pub async fn distributed_read(
     if due.policies {
         let mut sent = false;
         for policy in agent::policies_to_ask(&state, &host).await? {
-            queries.insert(QueryName::Policy(policy.id).to_wire(), json!(policy.query));
+            queries.insert(QueryName::Policy(policy.id).to_wire(), policy.query);
             sent = true;
         }
         nothing_to_ask.policies_answered = !sent;
@@ -155,9 +157,7 @@ pub async fn distributed_read(
     if nothing_to_ask.labels_answered || nothing_to_ask.policies_answered {
         agent::record_results(&state, &host, &nothing_to_ask).await?;
     }
-    Ok(Json(
-        json!({ "queries": queries, "discovery": discovery, "accelerate": 0 }),
-    ))
+    Ok(Json(read))
 }
 
 #[derive(Deserialize)]
@@ -209,11 +209,11 @@ fn interpret_write(body: &DistributedWriteBody) -> AgentWrite {
 pub async fn distributed_write(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<DistributedWriteBody>,
-) -> AgentResult<Json<Value>> {
+) -> AgentResult<Json<Empty>> {
     let host = agent::authenticate(&state, AgentKind::Osquery, &body.node_key).await?;
     let write = interpret_write(&body);
     agent::record_results(&state, &host, &write).await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
 #[derive(Deserialize)]
@@ -231,12 +231,12 @@ pub struct LogBody {
 pub async fn log(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<LogBody>,
-) -> AgentResult<Json<Value>> {
+) -> AgentResult<Json<Empty>> {
     let host = agent::authenticate(&state, AgentKind::Osquery, &body.node_key).await?;
     match body.log_type.as_str() {
         "status" | "result" => {
             tracing::debug!(host = %host.id, log_type = %body.log_type, entries = body.data.len(), "agent log");
-            Ok(Json(json!({})))
+            Ok(Json(Empty {}))
         }
         other => Err(ApiError::invalid(
             "log_type",

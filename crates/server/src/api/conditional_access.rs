@@ -5,6 +5,7 @@ use crate::auth::Session;
 use crate::error::{ApiError, ApiResult, JsonBody, QueryParams};
 use crate::service::conditional_access::{self as ca, ConsentAnswer};
 use crate::service::ServiceError;
+use crate::wire::{ConditionalAccessStatus, ConsentUrlResponse, Empty};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -12,7 +13,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use flotilla_store::IntegrationStatus;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 /// The console page that shows the connection.
 pub const SETTINGS_PAGE: &str = "/settings/integrations/conditional-access";
@@ -27,9 +27,11 @@ pub async fn connect(
     State(state): State<AppState>,
     session: Session,
     JsonBody(body): JsonBody<ConnectBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ConsentUrlResponse>> {
     let url = ca::connect(&state, &session.caller(), &body.microsoft_tenant_id).await?;
-    Ok(Json(json!({ "microsoft_authentication_url": url })))
+    Ok(Json(ConsentUrlResponse {
+        microsoft_authentication_url: url,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -67,21 +69,25 @@ pub async fn consent_return(
     }
 }
 
-pub async fn confirm(State(state): State<AppState>, session: Session) -> ApiResult<Json<Value>> {
+pub async fn confirm(
+    State(state): State<AppState>,
+    session: Session,
+) -> ApiResult<Json<ConditionalAccessStatus>> {
     let integration = ca::integration(&state, &session.caller()).await?;
-    let (completed, error) = match integration {
+    let (configuration_completed, setup_error) = match integration {
         // While the setup is being retried there is no error to show yet.
         Some(i) if i.status == IntegrationStatus::Activating => (false, String::new()),
         Some(i) => (i.status == IntegrationStatus::Active, i.setup_error),
         None => (false, String::new()),
     };
-    Ok(Json(
-        json!({ "configuration_completed": completed, "setup_error": error }),
-    ))
+    Ok(Json(ConditionalAccessStatus {
+        configuration_completed,
+        setup_error,
+    }))
 }
 
 /// Deactivates the partner in the tenant and forgets every host's reported state.
-pub async fn disconnect(State(state): State<AppState>, session: Session) -> ApiResult<Json<Value>> {
+pub async fn disconnect(State(state): State<AppState>, session: Session) -> ApiResult<Json<Empty>> {
     ca::disconnect(&state, &session.caller()).await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }

@@ -4,10 +4,11 @@ use super::PageParams;
 use crate::auth::Session;
 use crate::error::{ApiResult, JsonBody, QueryParams};
 use crate::service::{activities as audit, config};
-use crate::{views, AppState};
+use crate::wire::{self, ActivitiesResponse};
+use crate::AppState;
 use axum::extract::State;
 use axum::Json;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 pub async fn get(State(state): State<AppState>, session: Session) -> ApiResult<Json<Value>> {
     Ok(Json(config::get(&state, &session.caller()).await?))
@@ -27,20 +28,9 @@ pub async fn activities(
     State(state): State<AppState>,
     session: Session,
     QueryParams(page): QueryParams<PageParams>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ActivitiesResponse>> {
     let records = audit::list(&state, &session.caller(), page.page(), page.per_page()).await?;
-    let activities: Vec<Value> = records
-        .iter()
-        .map(|a| {
-            json!({
-                "id": a.id,
-                "created_at": views::timestamp(a.created_at),
-                "actor_id": a.actor_id.map(|u| u.0),
-                "actor_full_name": a.actor_name,
-                "type": a.activity_type,
-                "details": a.details,
-            })
-        })
-        .collect();
-    Ok(Json(json!({ "activities": activities })))
+    Ok(Json(ActivitiesResponse {
+        activities: wire::all(&records),
+    }))
 }

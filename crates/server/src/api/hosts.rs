@@ -4,13 +4,13 @@ use super::PageParams;
 use crate::auth::Session;
 use crate::error::{ApiError, ApiResult, JsonBody, PathParam, QueryParams};
 use crate::service::hosts::{self, HostDetails};
-use crate::{views, AppState};
+use crate::wire::{self, CountResponse, Empty, Host, HostDetail, HostResponse, HostsResponse};
+use crate::AppState;
 use axum::extract::State;
 use axum::Json;
 use flotilla_core::{HostId, LabelId, PolicyId, TeamId};
 use flotilla_store::{HostFilter, HostOrder, HostRecord, Page, PolicyResponseFilter};
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 /// Host filters; pagination comes separately as [`PageParams`] from the same query string.
 #[derive(Deserialize, Default)]
@@ -82,8 +82,10 @@ pub fn page_of(params: &PageParams) -> ApiResult<Page> {
     })
 }
 
-pub fn host_list(hosts: &[HostRecord], now: i64) -> Value {
-    json!({ "hosts": hosts.iter().map(|h| views::host(h, now)).collect::<Vec<_>>() })
+pub fn host_list(hosts: &[HostRecord], now: i64) -> HostsResponse {
+    HostsResponse {
+        hosts: hosts.iter().map(|h| Host::of(h, now)).collect(),
+    }
 }
 
 pub async fn list(
@@ -91,7 +93,7 @@ pub async fn list(
     session: Session,
     QueryParams(params): QueryParams<ListParams>,
     QueryParams(page): QueryParams<PageParams>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<HostsResponse>> {
     let filter = filter_for(&params)?;
     let hosts = hosts::list(&state, &session.caller(), filter, page_of(&page)?).await?;
     Ok(Json(host_list(&hosts, state.now())))
@@ -101,32 +103,27 @@ pub async fn count(
     State(state): State<AppState>,
     session: Session,
     QueryParams(params): QueryParams<ListParams>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CountResponse>> {
     let filter = filter_for(&params)?;
     let count = hosts::count(&state, &session.caller(), filter).await?;
-    Ok(Json(json!({ "count": count })))
+    Ok(Json(CountResponse { count }))
 }
 
-fn details_json(details: &HostDetails, now: i64) -> Value {
-    let mut body = views::host(&details.host, now);
-    if let Some(object) = body.as_object_mut() {
-        object.insert(
-            "labels".into(),
-            details.labels.iter().map(views::host_label).collect(),
-        );
-        object.insert(
-            "policies".into(),
-            details.policies.iter().map(views::host_policy).collect(),
-        );
+fn details_json(details: &HostDetails, now: i64) -> HostResponse {
+    HostResponse {
+        host: HostDetail {
+            host: Host::of(&details.host, now),
+            labels: wire::all(&details.labels),
+            policies: wire::all(&details.policies),
+        },
     }
-    json!({ "host": body })
 }
 
 pub async fn get(
     State(state): State<AppState>,
     session: Session,
     PathParam(id): PathParam<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<HostResponse>> {
     let details = hosts::details(&state, &session.caller(), HostId(id)).await?;
     Ok(Json(details_json(&details, state.now())))
 }
@@ -135,7 +132,7 @@ pub async fn get_by_identifier(
     State(state): State<AppState>,
     session: Session,
     PathParam(identifier): PathParam<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<HostResponse>> {
     let details = hosts::details_by_identifier(&state, &session.caller(), &identifier).await?;
     Ok(Json(details_json(&details, state.now())))
 }
@@ -144,18 +141,18 @@ pub async fn delete(
     State(state): State<AppState>,
     session: Session,
     PathParam(id): PathParam<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Empty>> {
     hosts::delete(&state, &session.caller(), HostId(id)).await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
 pub async fn refetch(
     State(state): State<AppState>,
     session: Session,
     PathParam(id): PathParam<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Empty>> {
     hosts::refetch(&state, &session.caller(), HostId(id)).await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
 #[derive(Deserialize)]
@@ -169,9 +166,9 @@ pub async fn transfer(
     State(state): State<AppState>,
     session: Session,
     JsonBody(body): JsonBody<TransferBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Empty>> {
     let destination = body.team_id.filter(|id| *id != 0).map(TeamId);
     let ids: Vec<HostId> = body.hosts.iter().copied().map(HostId).collect();
     hosts::transfer(&state, &session.caller(), destination, &ids).await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }

@@ -5,12 +5,12 @@ use super::PageParams;
 use crate::auth::Session;
 use crate::error::{ApiError, ApiResult, JsonBody, PathParam, QueryParams};
 use crate::service::labels::{self, LabelChange, Members, NewLabel};
-use crate::{views, AppState};
+use crate::wire::{self, Empty, HostsResponse, Label, LabelResponse, LabelsResponse};
+use crate::AppState;
 use axum::extract::State;
 use axum::Json;
 use flotilla_core::{HostId, LabelId};
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 #[derive(Deserialize)]
 pub struct CreateBody {
@@ -47,7 +47,7 @@ pub async fn create(
     State(state): State<AppState>,
     session: Session,
     JsonBody(body): JsonBody<CreateBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LabelResponse>> {
     let members = members(body.hosts, body.host_ids);
     let manual = match body.label_membership_type.as_deref() {
         Some("manual") => true,
@@ -69,23 +69,30 @@ pub async fn create(
         members: members.unwrap_or_default(),
     };
     let label = labels::create(&state, &session.caller(), new).await?;
-    Ok(Json(json!({ "label": views::label(&label) })))
+    Ok(Json(LabelResponse {
+        label: Label::from(&label),
+    }))
 }
 
-pub async fn list(State(state): State<AppState>, session: Session) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(state): State<AppState>,
+    session: Session,
+) -> ApiResult<Json<LabelsResponse>> {
     let labels = labels::list(&state, &session.caller()).await?;
-    Ok(Json(
-        json!({ "labels": labels.iter().map(views::label).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(LabelsResponse {
+        labels: wire::all(&labels),
+    }))
 }
 
 pub async fn get(
     State(state): State<AppState>,
     session: Session,
     PathParam(id): PathParam<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LabelResponse>> {
     let label = labels::get(&state, &session.caller(), LabelId(id)).await?;
-    Ok(Json(json!({ "label": views::label(&label) })))
+    Ok(Json(LabelResponse {
+        label: Label::from(&label),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -101,14 +108,16 @@ pub async fn modify(
     session: Session,
     PathParam(id): PathParam<i64>,
     JsonBody(body): JsonBody<ModifyBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LabelResponse>> {
     let change = LabelChange {
         name: body.name,
         description: body.description,
         members: members(body.hosts, body.host_ids),
     };
     let label = labels::modify(&state, &session.caller(), LabelId(id), change).await?;
-    Ok(Json(json!({ "label": views::label(&label) })))
+    Ok(Json(LabelResponse {
+        label: Label::from(&label),
+    }))
 }
 
 /// Fleet's `DELETE /labels/{name}`.
@@ -116,20 +125,20 @@ pub async fn delete_by_name(
     State(state): State<AppState>,
     session: Session,
     PathParam(name): PathParam<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Empty>> {
     let caller = session.caller();
     let label = labels::by_name(&state, &caller, &name).await?;
     labels::delete(&state, &caller, label.id).await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
 pub async fn delete_by_id(
     State(state): State<AppState>,
     session: Session,
     PathParam(id): PathParam<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Empty>> {
     labels::delete(&state, &session.caller(), LabelId(id)).await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
 pub async fn hosts(
@@ -137,7 +146,7 @@ pub async fn hosts(
     session: Session,
     PathParam(id): PathParam<i64>,
     QueryParams(params): QueryParams<PageParams>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<HostsResponse>> {
     let hosts = labels::hosts(&state, &session.caller(), LabelId(id), page_of(&params)?).await?;
     Ok(Json(host_list(&hosts, state.now())))
 }

@@ -4,14 +4,15 @@
 use crate::auth::Session;
 use crate::error::{ApiResult, JsonBody, PathParam};
 use crate::service::{policies, teams};
-use crate::{views, AppState};
+use crate::wire::{self, DeletedResponse, PoliciesResponse, Policy, PolicyResponse};
+use crate::AppState;
 use axum::extract::State;
 use axum::Json;
 use flotilla_core::access::Scope;
 use flotilla_core::PolicyId;
 use flotilla_store::PolicySpec;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Every field optional, so one body serves create (defaults) and modify (current values).
 #[derive(Deserialize, Default)]
@@ -58,11 +59,15 @@ impl PolicyBody {
     }
 }
 
-async fn list(state: &AppState, session: &Session, scope: Scope) -> ApiResult<Json<Value>> {
+async fn list(
+    state: &AppState,
+    session: &Session,
+    scope: Scope,
+) -> ApiResult<Json<PoliciesResponse>> {
     let policies = policies::list(state, &session.caller(), scope).await?;
-    Ok(Json(
-        json!({ "policies": policies.iter().map(views::policy).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(PoliciesResponse {
+        policies: wire::all(&policies),
+    }))
 }
 
 async fn create(
@@ -70,15 +75,24 @@ async fn create(
     session: &Session,
     scope: Scope,
     body: PolicyBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PolicyResponse>> {
     let spec = body.apply_to(policies::empty_spec());
     let policy = policies::create(state, &session.caller(), scope, spec).await?;
-    Ok(Json(json!({ "policy": views::policy(&policy) })))
+    Ok(Json(PolicyResponse {
+        policy: Policy::from(&policy),
+    }))
 }
 
-async fn get(state: &AppState, session: &Session, scope: Scope, id: i64) -> ApiResult<Json<Value>> {
+async fn get(
+    state: &AppState,
+    session: &Session,
+    scope: Scope,
+    id: i64,
+) -> ApiResult<Json<PolicyResponse>> {
     let policy = policies::get(state, &session.caller(), Some(scope), PolicyId(id)).await?;
-    Ok(Json(json!({ "policy": views::policy(&policy) })))
+    Ok(Json(PolicyResponse {
+        policy: Policy::from(&policy),
+    }))
 }
 
 async fn modify(
@@ -87,7 +101,7 @@ async fn modify(
     scope: Scope,
     id: i64,
     body: PolicyBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PolicyResponse>> {
     let policy = policies::modify(
         state,
         &session.caller(),
@@ -96,7 +110,9 @@ async fn modify(
         |spec| body.apply_to(spec),
     )
     .await?;
-    Ok(Json(json!({ "policy": views::policy(&policy) })))
+    Ok(Json(PolicyResponse {
+        policy: Policy::from(&policy),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -109,16 +125,16 @@ async fn delete(
     session: &Session,
     scope: Scope,
     body: DeleteBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DeletedResponse>> {
     let ids: Vec<PolicyId> = body.ids.iter().copied().map(PolicyId).collect();
     let deleted = policies::delete(state, &session.caller(), scope, &ids).await?;
-    Ok(Json(json!({ "deleted": deleted })))
+    Ok(Json(DeletedResponse { deleted }))
 }
 
 pub async fn list_global(
     State(state): State<AppState>,
     session: Session,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PoliciesResponse>> {
     list(&state, &session, Scope::Global).await
 }
 
@@ -126,7 +142,7 @@ pub async fn create_global(
     State(state): State<AppState>,
     session: Session,
     JsonBody(body): JsonBody<PolicyBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PolicyResponse>> {
     create(&state, &session, Scope::Global, body).await
 }
 
@@ -134,7 +150,7 @@ pub async fn get_global(
     State(state): State<AppState>,
     session: Session,
     PathParam(id): PathParam<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PolicyResponse>> {
     get(&state, &session, Scope::Global, id).await
 }
 
@@ -143,7 +159,7 @@ pub async fn modify_global(
     session: Session,
     PathParam(id): PathParam<i64>,
     JsonBody(body): JsonBody<PolicyBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PolicyResponse>> {
     modify(&state, &session, Scope::Global, id, body).await
 }
 
@@ -151,7 +167,7 @@ pub async fn delete_global(
     State(state): State<AppState>,
     session: Session,
     JsonBody(body): JsonBody<DeleteBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DeletedResponse>> {
     delete(&state, &session, Scope::Global, body).await
 }
 
@@ -159,7 +175,7 @@ pub async fn list_team(
     State(state): State<AppState>,
     session: Session,
     PathParam(team): PathParam<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PoliciesResponse>> {
     let scope = teams::scope_of(&state, Some(team)).await?;
     list(&state, &session, scope).await
 }
@@ -169,7 +185,7 @@ pub async fn create_team(
     session: Session,
     PathParam(team): PathParam<i64>,
     JsonBody(body): JsonBody<PolicyBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PolicyResponse>> {
     let scope = teams::scope_of(&state, Some(team)).await?;
     create(&state, &session, scope, body).await
 }
@@ -178,7 +194,7 @@ pub async fn get_team(
     State(state): State<AppState>,
     session: Session,
     PathParam((team, id)): PathParam<(i64, i64)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PolicyResponse>> {
     let scope = teams::scope_of(&state, Some(team)).await?;
     get(&state, &session, scope, id).await
 }
@@ -188,7 +204,7 @@ pub async fn modify_team(
     session: Session,
     PathParam((team, id)): PathParam<(i64, i64)>,
     JsonBody(body): JsonBody<PolicyBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PolicyResponse>> {
     let scope = teams::scope_of(&state, Some(team)).await?;
     modify(&state, &session, scope, id, body).await
 }
@@ -198,7 +214,7 @@ pub async fn delete_team(
     session: Session,
     PathParam(team): PathParam<i64>,
     JsonBody(body): JsonBody<DeleteBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DeletedResponse>> {
     let scope = teams::scope_of(&state, Some(team)).await?;
     delete(&state, &session, scope, body).await
 }

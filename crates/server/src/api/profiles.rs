@@ -6,7 +6,7 @@ use crate::auth::Session;
 use crate::error::{ApiError, ApiResult, PathParam, QueryParams};
 use crate::multipart::{form_fields, FormField};
 use crate::service::{profiles, teams};
-use crate::{views, AppState};
+use crate::{wire, AppState};
 use axum::extract::{Multipart, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -24,8 +24,8 @@ fn view(profile: &ProfileRecord) -> Value {
         "identifier": profile.identifier,
         "platform": "darwin",
         "checksum": profile.checksum,
-        "created_at": views::timestamp(profile.created_at),
-        "uploaded_at": views::timestamp(profile.uploaded_at),
+        "created_at": wire::timestamp(profile.created_at),
+        "uploaded_at": wire::timestamp(profile.uploaded_at),
     });
     for target in [
         LabelTarget::IncludeAll,

@@ -5,7 +5,7 @@ use super::TeamParams;
 use crate::auth::Session;
 use crate::error::{ApiResult, QueryParams};
 use crate::service::{queries, teams};
-use crate::{views, AppState};
+use crate::{wire, AppState};
 use axum::extract::State;
 use axum::Json;
 use flotilla_core::access::Scope;
@@ -16,7 +16,7 @@ fn query_view(saved: &SavedQuery) -> Value {
     let q = &saved.def;
     json!({
         "id": saved.id,
-        "team_id": views::scope_team_id(saved.scope),
+        "team_id": wire::scope_team_id(saved.scope),
         "name": q.name,
         "description": q.description,
         "query": q.query,
@@ -26,8 +26,8 @@ fn query_view(saved: &SavedQuery) -> Value {
         "automations_enabled": q.automations_enabled,
         "logging": q.logging,
         "min_osquery_version": q.min_osquery_version,
-        "created_at": views::timestamp(saved.created_at),
-        "updated_at": views::timestamp(saved.updated_at),
+        "created_at": wire::timestamp(saved.created_at),
+        "updated_at": wire::timestamp(saved.updated_at),
     })
 }
 

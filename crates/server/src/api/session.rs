@@ -4,12 +4,12 @@ use crate::auth::Session;
 use crate::error::{ApiError, ApiResult, JsonBody};
 use crate::service::teams;
 use crate::service::users::{self, SetupAdmin};
-use crate::{views, AppState};
+use crate::wire::{AvailableTeam, Empty, LoginResponse, MeResponse, SetupResponse, User};
+use crate::AppState;
 use axum::extract::State;
 use axum::Json;
 use flotilla_store::UserRecord;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 #[derive(Deserialize)]
 pub struct SetupAdminBody {
@@ -41,7 +41,7 @@ pub struct SetupBody {
 pub async fn setup(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<SetupBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SetupResponse>> {
     let Some(admin) = body.admin else {
         return Err(ApiError::invalid("admin", "admin is required"));
     };
@@ -58,12 +58,12 @@ pub async fn setup(
         &body.server_url,
     )
     .await?;
-    Ok(Json(json!({
-        "admin": views::user(&done.user, &[]),
-        "org_info": done.config["org_info"],
-        "server_url": body.server_url,
-        "token": done.token,
-    })))
+    Ok(Json(SetupResponse {
+        admin: User::of(&done.user, &[]),
+        org_info: done.config["org_info"].clone(),
+        server_url: body.server_url,
+        token: done.token,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -77,33 +77,37 @@ pub struct LoginBody {
 pub async fn login(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<LoginBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LoginResponse>> {
     let (user, token) = users::sign_in(&state, &body.email, &body.password).await?;
     let names = teams::names(&state).await?;
-    Ok(Json(json!({
-        "user": views::user(&user, &names),
-        "available_teams": available_teams(&state, &user).await?,
-        "token": token,
-    })))
+    Ok(Json(LoginResponse {
+        user: User::of(&user, &names),
+        available_teams: available_teams(&state, &user).await?,
+        token,
+    }))
 }
 
-async fn available_teams(state: &AppState, user: &UserRecord) -> ApiResult<Vec<Value>> {
+async fn available_teams(state: &AppState, user: &UserRecord) -> ApiResult<Vec<AvailableTeam>> {
     Ok(users::available_teams(state, user)
         .await?
         .into_iter()
-        .map(|t| json!({ "id": t.id.0, "name": t.name, "description": t.description }))
+        .map(|t| AvailableTeam {
+            id: t.id.0,
+            name: t.name,
+            description: t.description,
+        })
         .collect())
 }
 
-pub async fn logout(State(state): State<AppState>, session: Session) -> ApiResult<Json<Value>> {
+pub async fn logout(State(state): State<AppState>, session: Session) -> ApiResult<Json<Empty>> {
     users::sign_out(&state, &session.token_hash).await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
-pub async fn me(State(state): State<AppState>, session: Session) -> ApiResult<Json<Value>> {
+pub async fn me(State(state): State<AppState>, session: Session) -> ApiResult<Json<MeResponse>> {
     let names = teams::names(&state).await?;
-    Ok(Json(json!({
-        "user": views::user(&session.user, &names),
-        "available_teams": available_teams(&state, &session.user).await?,
-    })))
+    Ok(Json(MeResponse {
+        user: User::of(&session.user, &names),
+        available_teams: available_teams(&state, &session.user).await?,
+    }))
 }

@@ -26,7 +26,7 @@ fn title_view(package: &SoftwarePackage) -> Value {
             "self_service": package.self_service,
             "install_script": package.install_script,
             "uninstall_script": package.uninstall_script,
-            "uploaded_at": crate::views::timestamp(package.created_at),
+            "uploaded_at": crate::wire::timestamp(package.created_at),
         },
     })
 }

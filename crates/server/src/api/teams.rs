@@ -3,20 +3,19 @@
 use crate::auth::Session;
 use crate::error::{ApiResult, JsonBody, PathParam};
 use crate::service::teams::{self, TeamChange, TeamView};
-use crate::{views, AppState};
+use crate::wire::{
+    self, Empty, GlobalSecretsResponse, GlobalSecretsSpec, SecretsResponse, TeamResponse,
+    TeamsResponse,
+};
+use crate::AppState;
 use axum::extract::State;
 use axum::Json;
 use flotilla_core::TeamId;
-use flotilla_store::EnrollSecret;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-fn team_json(view: &TeamView) -> Value {
-    views::team(&view.team, &view.secrets)
-}
-
-fn secrets_json(secrets: &[EnrollSecret]) -> Vec<Value> {
-    secrets.iter().map(views::secret).collect()
+fn team_json(view: &TeamView) -> wire::Team {
+    wire::Team::of(&view.team, &view.secrets)
 }
 
 #[derive(Deserialize)]
@@ -31,25 +30,32 @@ pub async fn create(
     State(state): State<AppState>,
     session: Session,
     JsonBody(body): JsonBody<CreateBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TeamResponse>> {
     let team = teams::create(&state, &session.caller(), &body.name, &body.description).await?;
-    Ok(Json(json!({ "team": team_json(&team) })))
+    Ok(Json(TeamResponse {
+        team: team_json(&team),
+    }))
 }
 
-pub async fn list(State(state): State<AppState>, session: Session) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(state): State<AppState>,
+    session: Session,
+) -> ApiResult<Json<TeamsResponse>> {
     let teams = teams::list(&state, &session.caller()).await?;
-    Ok(Json(
-        json!({ "teams": teams.iter().map(team_json).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(TeamsResponse {
+        teams: teams.iter().map(team_json).collect(),
+    }))
 }
 
 pub async fn get(
     State(state): State<AppState>,
     session: Session,
     PathParam(id): PathParam<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TeamResponse>> {
     let team = teams::get(&state, &session.caller(), TeamId(id)).await?;
-    Ok(Json(json!({ "team": team_json(&team) })))
+    Ok(Json(TeamResponse {
+        team: team_json(&team),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -65,14 +71,16 @@ pub async fn modify(
     session: Session,
     PathParam(id): PathParam<i64>,
     JsonBody(body): JsonBody<ModifyBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TeamResponse>> {
     let change = TeamChange {
         name: body.name,
         description: body.description,
         settings: body.settings,
     };
     let team = teams::modify(&state, &session.caller(), TeamId(id), change).await?;
-    Ok(Json(json!({ "team": team_json(&team) })))
+    Ok(Json(TeamResponse {
+        team: team_json(&team),
+    }))
 }
 
 /// Fleet's `POST /teams/{id}/agent_options`: the body is the agent options.
@@ -81,27 +89,31 @@ pub async fn set_agent_options(
     session: Session,
     PathParam(id): PathParam<i64>,
     JsonBody(options): JsonBody<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TeamResponse>> {
     let team = teams::set_agent_options(&state, &session.caller(), TeamId(id), options).await?;
-    Ok(Json(json!({ "team": team_json(&team) })))
+    Ok(Json(TeamResponse {
+        team: team_json(&team),
+    }))
 }
 
 pub async fn delete(
     State(state): State<AppState>,
     session: Session,
     PathParam(id): PathParam<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Empty>> {
     teams::delete(&state, &session.caller(), TeamId(id)).await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
 pub async fn secrets(
     State(state): State<AppState>,
     session: Session,
     PathParam(id): PathParam<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SecretsResponse>> {
     let secrets = teams::secrets(&state, &session.caller(), Some(TeamId(id))).await?;
-    Ok(Json(json!({ "secrets": secrets_json(&secrets) })))
+    Ok(Json(SecretsResponse {
+        secrets: wire::secrets(&secrets),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -126,21 +138,25 @@ pub async fn replace_secrets(
     session: Session,
     PathParam(id): PathParam<i64>,
     JsonBody(body): JsonBody<SecretsBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SecretsResponse>> {
     let stored =
         teams::replace_secrets(&state, &session.caller(), Some(TeamId(id)), &body.secrets())
             .await?;
-    Ok(Json(json!({ "secrets": secrets_json(&stored) })))
+    Ok(Json(SecretsResponse {
+        secrets: wire::secrets(&stored),
+    }))
 }
 
 pub async fn global_secrets(
     State(state): State<AppState>,
     session: Session,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<GlobalSecretsResponse>> {
     let secrets = teams::secrets(&state, &session.caller(), None).await?;
-    Ok(Json(
-        json!({ "spec": { "secrets": secrets_json(&secrets) } }),
-    ))
+    Ok(Json(GlobalSecretsResponse {
+        spec: GlobalSecretsSpec {
+            secrets: wire::secrets(&secrets),
+        },
+    }))
 }
 
 #[derive(Deserialize)]
@@ -152,7 +168,7 @@ pub async fn replace_global_secrets(
     State(state): State<AppState>,
     session: Session,
     JsonBody(body): JsonBody<GlobalSecretsBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Empty>> {
     teams::replace_secrets(&state, &session.caller(), None, &body.spec.secrets()).await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }

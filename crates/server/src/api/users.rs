@@ -4,12 +4,12 @@ use crate::auth::Session;
 use crate::error::{ApiResult, JsonBody, PathParam};
 use crate::service::teams;
 use crate::service::users::{self, NewUserInput};
-use crate::{views, AppState};
+use crate::wire::{Empty, User, UserResponse, UsersResponse};
+use crate::AppState;
 use axum::extract::State;
 use axum::Json;
 use flotilla_core::{TeamId, UserId};
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 #[derive(Deserialize)]
 pub struct TeamRole {
@@ -44,7 +44,7 @@ pub async fn create(
     State(state): State<AppState>,
     session: Session,
     JsonBody(body): JsonBody<CreateBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UserResponse>> {
     let input = NewUserInput {
         email: body.email,
         name: body.name,
@@ -54,24 +54,32 @@ pub async fn create(
     };
     let created = users::create(&state, &session.caller(), input).await?;
     let names = teams::names(&state).await?;
-    Ok(Json(json!({ "user": views::user(&created, &names) })))
+    Ok(Json(UserResponse {
+        user: User::of(&created, &names),
+    }))
 }
 
-pub async fn list(State(state): State<AppState>, session: Session) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(state): State<AppState>,
+    session: Session,
+) -> ApiResult<Json<UsersResponse>> {
     let all = users::list(&state, &session.caller()).await?;
     let names = teams::names(&state).await?;
-    let users: Vec<Value> = all.iter().map(|u| views::user(u, &names)).collect();
-    Ok(Json(json!({ "users": users })))
+    Ok(Json(UsersResponse {
+        users: all.iter().map(|u| User::of(u, &names)).collect(),
+    }))
 }
 
 pub async fn get(
     State(state): State<AppState>,
     session: Session,
     PathParam(id): PathParam<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UserResponse>> {
     let user = users::get(&state, &session.caller(), UserId(id)).await?;
     let names = teams::names(&state).await?;
-    Ok(Json(json!({ "user": views::user(&user, &names) })))
+    Ok(Json(UserResponse {
+        user: User::of(&user, &names),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -86,7 +94,7 @@ pub async fn modify(
     session: Session,
     PathParam(id): PathParam<i64>,
     JsonBody(body): JsonBody<ModifyBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UserResponse>> {
     let roles = team_roles(body.teams.unwrap_or_default());
     let user = users::set_roles(
         &state,
@@ -97,14 +105,16 @@ pub async fn modify(
     )
     .await?;
     let names = teams::names(&state).await?;
-    Ok(Json(json!({ "user": views::user(&user, &names) })))
+    Ok(Json(UserResponse {
+        user: User::of(&user, &names),
+    }))
 }
 
 pub async fn delete(
     State(state): State<AppState>,
     session: Session,
     PathParam(id): PathParam<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Empty>> {
     users::delete(&state, &session.caller(), UserId(id)).await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }

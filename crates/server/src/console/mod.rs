@@ -464,7 +464,7 @@ pub fn time(unix: i64) -> String {
     if unix <= 0 {
         return "never".into();
     }
-    crate::views::timestamp(unix)
+    crate::wire::timestamp(unix)
         .replace('T', " ")
         .replace('Z', " UTC")
 }

@@ -245,9 +245,9 @@ impl Sender {
                 os_version: report.os_version.clone(),
                 managed: report.verdict.managed,
                 compliant: report.verdict.compliant,
-                last_check_in: crate::views::timestamp(report.last_check_in),
-                decided_at: crate::views::timestamp(report.created_at),
-                now: crate::views::timestamp(store.now()),
+                last_check_in: crate::wire::timestamp(report.last_check_in),
+                decided_at: crate::wire::timestamp(report.created_at),
+                now: crate::wire::timestamp(store.now()),
             };
             match client.upload(&upload).await {
                 Ok(message) => {
