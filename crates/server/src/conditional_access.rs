@@ -54,6 +54,11 @@ async fn active_tenant(store: &Store) -> Result<Option<String>, StoreError> {
         .map(|i| i.tenant_id))
 }
 
+/// Whether a tenant is connected and active (verdicts are reported).
+pub async fn integration_active(store: &Store) -> Result<bool, StoreError> {
+    Ok(active_tenant(store).await?.is_some())
+}
+
 /// Whether a team (or, for `None`, "No team" in org settings) has conditional access on.
 pub async fn team_enabled(store: &Store, team: Option<TeamId>) -> Result<bool, StoreError> {
     Ok(match team {

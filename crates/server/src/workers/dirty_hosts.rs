@@ -42,6 +42,17 @@ pub async fn drain_once(
         .store
         .claim_dirty_hosts(DirtyKind::Compliance, claimant, BATCH, LEASE_SECS)
         .await?;
+    if claims.is_empty() {
+        return Ok(0);
+    }
+    // Without an active tenant no verdict is reported: nothing to decide.
+    if !crate::conditional_access::integration_active(&state.store).await? {
+        state
+            .store
+            .finish_dirty_hosts(DirtyKind::Compliance, claimant, &claims)
+            .await?;
+        return Ok(claims.len());
+    }
     let mut done = Vec::with_capacity(claims.len());
     for claim in &claims {
         match crate::conditional_access::evaluate(state, claim.host).await {
