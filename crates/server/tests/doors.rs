@@ -5,8 +5,10 @@
 
 mod common;
 
-use common::console::{browser_login, submit};
-use common::{databases, TestServer};
+use common::console::{browser_login, csrf_of, no_redirects, submit};
+use common::{company_portal_pkg, databases, enroll_mac, flat_package, TestServer};
+use reqwest::header::COOKIE;
+use reqwest::multipart::{Form, Part};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -318,6 +320,11 @@ async fn labels_and_policies_follow_one_rule_through_the_api_and_the_console() {
     }
 }
 
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 #[tokio::test]
 async fn gitops_keeps_the_apis_team_and_secret_rules_and_profile_ids() {
     for database in databases().await {
@@ -359,6 +366,216 @@ async fn gitops_keeps_the_apis_team_and_secret_rules_and_profile_ids() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         let (_, teams) = server.get("/api/v1/fleet/teams", &token).await;
         assert_eq!(teams["teams"], json!([]), "nothing was created");
+
+        // A profile gets Fleet's id shape ("a" and a UUID) through either door.
+        let profile = |ident: &str| {
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><plist version=\"1.0\"><dict>\
+                 <key>PayloadContent</key><array><dict><key>PayloadType</key><string>com.apple.dock</string>\
+                 <key>PayloadIdentifier</key><string>{ident}.dock</string><key>PayloadUUID</key><string>{ident}-2</string>\
+                 <key>PayloadVersion</key><integer>1</integer></dict></array><key>PayloadDisplayName</key><string>{ident}</string>\
+                 <key>PayloadIdentifier</key><string>{ident}</string><key>PayloadType</key><string>Configuration</string>\
+                 <key>PayloadUUID</key><string>{ident}-1</string><key>PayloadVersion</key><integer>1</integer></dict></plist>"
+            )
+        };
+        let (api_team, _) = server.team(&token, "Profiles by API").await;
+        let form = Form::new().text("team_id", api_team.to_string()).part(
+            "profile",
+            Part::bytes(profile("com.example.api").into_bytes()).file_name("api.mobileconfig"),
+        );
+        let uploaded = server
+            .client
+            .post(format!(
+                "{}/api/latest/fleet/configuration_profiles",
+                server.url
+            ))
+            .bearer_auth(&token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(uploaded.status(), StatusCode::OK);
+        let mut by_gitops = team("Profiles by GitOps", None);
+        by_gitops["profiles"] = json!([{
+            "file_name": "gitops.mobileconfig",
+            "content": base64_of(profile("com.example.gitops").as_bytes()),
+            "labels": {"labels_include_all": [], "labels_include_any": [], "labels_exclude_any": []}
+        }]);
+        let (status, body) = server
+            .post("/api/v1/fleet/gitops", &token, run(by_gitops))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (_, teams) = server.get("/api/v1/fleet/teams", &token).await;
+        let mut ids = Vec::new();
+        for t in teams["teams"].as_array().unwrap() {
+            let (_, profiles) = server
+                .get(
+                    &format!("/api/v1/fleet/configuration_profiles?team_id={}", t["id"]),
+                    &token,
+                )
+                .await;
+            ids.push(
+                profiles["profiles"][0]["profile_uuid"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+        assert_eq!(ids.len(), 2);
+        for id in &ids {
+            assert!(
+                id.starts_with('a') && id.len() == 37 && uuid::Uuid::parse_str(&id[1..]).is_ok(),
+                "{id}"
+            );
+        }
+        server.finish().await;
+    }
+}
+
+/// The console's upload forms are multipart, with the page's CSRF token.
+async fn console_upload(
+    server: &TestServer,
+    session: &str,
+    page: &str,
+    field: &str,
+    file: (&str, Vec<u8>),
+) -> StatusCode {
+    let http = no_redirects();
+    let html = http
+        .get(format!("{}{page}", server.url))
+        .header(COOKIE, session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let form = Form::new().text("csrf", csrf_of(&html)).part(
+        field.to_string(),
+        Part::bytes(file.1).file_name(file.0.to_string()),
+    );
+    http.post(format!("{}{page}", server.url))
+        .header(COOKIE, session)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn hosts_and_software_follow_one_rule_through_the_api_and_the_console() {
+    for database in databases().await {
+        let server = TestServer::start(database).await;
+        let token = server.setup().await;
+        let session = browser_login(&server, "admin@example.com").await;
+        let (team, secret) = server.team(&token, "Workstations").await;
+        let mut audit = Audit::new(&server, &token).await;
+
+        // Refetch: asked from either door, the host is asked again; no activity either way.
+        enroll_mac(&server, &secret, "UUID-API", "mac-api").await;
+        enroll_mac(&server, &secret, "UUID-CONSOLE", "mac-console").await;
+        let by_api = server.store.host_by_identifier("UUID-API").await.unwrap();
+        let by_console = server
+            .store
+            .host_by_identifier("UUID-CONSOLE")
+            .await
+            .unwrap();
+        assert!(!by_api.refetch_requested && !by_console.refetch_requested);
+        let (status, _) = server
+            .post(
+                &format!("/api/v1/fleet/hosts/{}/refetch", by_api.id.0),
+                &token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let status = submit(
+            &server,
+            &session,
+            &format!("/hosts/{}", by_console.id.0),
+            &format!("/hosts/{}/refetch", by_console.id.0),
+            &[],
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        for uuid in ["UUID-API", "UUID-CONSOLE"] {
+            assert!(
+                server
+                    .store
+                    .host_by_identifier(uuid)
+                    .await
+                    .unwrap()
+                    .refetch_requested,
+                "{uuid}"
+            );
+        }
+        assert!(audit.fresh(&server, &token).await.is_empty());
+
+        // Software: an upload through either door is read the same way and writes the same activity.
+        let form = Form::new()
+            .part(
+                "software",
+                Part::bytes(company_portal_pkg()).file_name("CompanyPortal-Installer.pkg"),
+            )
+            .text("team_id", team.to_string());
+        let response = server
+            .client
+            .post(format!("{}/api/latest/fleet/software/package", server.url))
+            .bearer_auth(&token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let by_api = audit.fresh(&server, &token).await;
+        let status = console_upload(
+            &server,
+            &session,
+            "/software?team_id=0",
+            "software",
+            ("Tool.pkg", flat_package("Tool", "com.example.tool", "1.0")),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let by_console = audit.fresh(&server, &token).await;
+        assert_eq!(shape(&by_api), shape(&by_console));
+        assert_eq!(by_api[0]["details"]["software_title"], "Company Portal");
+        assert_eq!(by_console[0]["details"]["software_title"], "Tool");
+        let (_, titles) = server
+            .get("/api/v1/fleet/software/titles?team_id=0", &token)
+            .await;
+        assert_eq!(
+            titles["software_titles"][0]["bundle_identifier"],
+            "com.example.tool"
+        );
+
+        // A refused upload is refused by both, and nothing is written.
+        let form = Form::new()
+            .part(
+                "software",
+                Part::bytes(b"not a xar archive".to_vec()).file_name("broken.pkg"),
+            )
+            .text("team_id", team.to_string());
+        let response = server
+            .client
+            .post(format!("{}/api/latest/fleet/software/package", server.url))
+            .bearer_auth(&token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let status = console_upload(
+            &server,
+            &session,
+            "/software?team_id=0",
+            "software",
+            ("broken.pkg", b"not a xar archive".to_vec()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(audit.fresh(&server, &token).await.is_empty());
         server.finish().await;
     }
 }

@@ -171,12 +171,11 @@ pub async fn show(
     };
     let content = html! {
         h1 { (name) }
-        @if viewer.can_write(scope) {
-            form method="post" action=(format!("/hosts/{}/refetch", host.id.0)) {
-                (csrf_field(&viewer))
-                button type="submit" { "Refetch" }
-                @if host.refetch_requested { " " span.badge { "Refetch pending" } }
-            }
+        // Anyone who sees a host may ask it for fresh results, as in Fleet.
+        form method="post" action=(format!("/hosts/{}/refetch", host.id.0)) {
+            (csrf_field(&viewer))
+            button type="submit" { "Refetch" }
+            @if host.refetch_requested { " " span.badge { "Refetch pending" } }
         }
         h2 { "Vitals" }
         dl.facts {
