@@ -7,7 +7,6 @@ use crate::service::hosts::{self, HostDetails};
 use crate::service::labels;
 use crate::AppState;
 use axum::extract::{Query, State};
-use flotilla_core::access::Scope;
 use flotilla_core::{HostId, LabelId, TeamId};
 use flotilla_store::{HostFilter, HostOrder, HostRecord, Page};
 use maud::html;
@@ -162,7 +161,6 @@ pub async fn show(
         labels,
         policies,
     } = hosts::details(&state, &caller, HostId(id)).await?;
-    let scope = Scope::of_team(host.team_id);
     let (facts, reports) = hosts::compliance(&state, &caller, host.id, 20).await?;
     let name = if host.computer_name.is_empty() {
         host.hostname.clone()
