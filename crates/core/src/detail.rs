@@ -96,8 +96,25 @@ pub struct VitalsUpdate {
     pub osquery_version: Option<String>,
     pub uptime_secs: Option<i64>,
     pub mdm: Option<MdmState>,
-    /// `Some(None)`: the host answered that it is not registered with Entra.
-    pub entra_identity: Option<Option<EntraRegistration>>,
+    /// What the host answered about its Entra registration, when it was asked.
+    pub entra_identity: Option<EntraAnswer>,
+}
+
+/// A host's answer to the Entra identity query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntraAnswer {
+    /// Not registered with Entra (no Platform SSO registration).
+    Unregistered,
+    Registered(EntraRegistration),
+}
+
+impl EntraAnswer {
+    pub fn registration(&self) -> Option<&EntraRegistration> {
+        match self {
+            EntraAnswer::Unregistered => None,
+            EntraAnswer::Registered(registration) => Some(registration),
+        }
+    }
 }
 
 /// A Mac's Entra registration as Platform SSO reports it.
@@ -143,12 +160,14 @@ impl VitalsUpdate {
     /// Folds one detail query's rows into the update. Unknown names are ignored.
     pub fn absorb(&mut self, query_name: &str, rows: &[Row]) {
         if query_name == ENTRA_IDENTITY_QUERY.name {
-            self.entra_identity = Some(rows.first().and_then(|row| {
+            let registration = rows.first().and_then(|row| {
                 Some(EntraRegistration {
                     device_id: text(row, "device_id")?,
                     user_principal_name: text(row, "user_principal_name")?,
                 })
-            }));
+            });
+            self.entra_identity =
+                Some(registration.map_or(EntraAnswer::Unregistered, EntraAnswer::Registered));
             return;
         }
         let Some(row) = rows.first() else {
@@ -247,12 +266,13 @@ mod tests {
                 json!({"device_id": "5f1c", "user_principal_name": "user1@contoso.com"}),
             )],
         );
-        let identity = update.entra_identity.unwrap().unwrap();
+        let answer = update.entra_identity.unwrap();
+        let identity = answer.registration().unwrap();
         assert_eq!(identity.device_id, "5f1c");
         assert_eq!(identity.user_principal_name, "user1@contoso.com");
         let mut unregistered = VitalsUpdate::default();
         unregistered.absorb(ENTRA_IDENTITY_QUERY.name, &[]);
-        assert_eq!(unregistered.entra_identity, Some(None));
+        assert_eq!(unregistered.entra_identity, Some(EntraAnswer::Unregistered));
     }
 
     #[test]

@@ -242,7 +242,7 @@ async fn macs_compliance_reaches_entra() {
             .await
             .unwrap();
         let history = server.store.compliance_reports(host.id, 10).await.unwrap();
-        assert_eq!(history[0].status, "completed");
+        assert_eq!(history[0].status.as_str(), "completed");
 
         assert_eq!(
             server

@@ -10,6 +10,7 @@ use common::microsoft::{
 use common::{databases, enroll_mac, TestServer};
 use flotilla_ms_emulator::Faults;
 use flotilla_server::ServerSettings;
+use flotilla_store::ReportStatus;
 use reqwest::StatusCode;
 use std::time::{Duration, Instant};
 
@@ -63,7 +64,9 @@ async fn a_verdict_sent_during_an_outage_never_lands_after_a_newer_one() {
         assert!(
             eventually(|| async {
                 let reports = server.store.compliance_reports(host, 1).await.unwrap();
-                reports.first().is_some_and(|r| r.status == "completed")
+                reports
+                    .first()
+                    .is_some_and(|r| r.status == ReportStatus::Completed)
             })
             .await,
             "the first verdict reached Entra"
@@ -94,7 +97,7 @@ async fn a_verdict_sent_during_an_outage_never_lands_after_a_newer_one() {
                 let reports = server.store.compliance_reports(host, 10).await.unwrap();
                 reports[0].verdict.compliant
                     && reports[0].attempts >= 1
-                    && reports[0].status == "pending"
+                    && reports[0].status == ReportStatus::Pending
             })
             .await,
             "the passing verdict was tried and is waiting for a retry"
@@ -122,10 +125,10 @@ async fn a_verdict_sent_during_an_outage_never_lands_after_a_newer_one() {
         assert!(
             eventually(|| async {
                 let reports = server.store.compliance_reports(host, 10).await.unwrap();
-                reports[0].status == "completed"
-                    && reports
-                        .iter()
-                        .all(|r| r.status != "pending" && r.status != "sending")
+                reports[0].status == ReportStatus::Completed
+                    && reports.iter().all(|r| {
+                        r.status != ReportStatus::Pending && r.status != ReportStatus::Sending
+                    })
             })
             .await,
             "{:?}",
@@ -206,7 +209,7 @@ async fn after_an_outage_queued_reports_go_out_before_their_backoffs_end() {
                 let reports = server.store.compliance_reports(*host, 1).await.unwrap();
                 all &= reports
                     .first()
-                    .is_some_and(|r| r.status == "pending" && r.attempts >= 1);
+                    .is_some_and(|r| r.status == ReportStatus::Pending && r.attempts >= 1);
             }
             all
         })
@@ -222,7 +225,7 @@ async fn after_an_outage_queued_reports_go_out_before_their_backoffs_end() {
             let mut all = true;
             for host in &hosts {
                 all &= server.store.compliance_reports(*host, 1).await.unwrap()[0].status
-                    == "completed";
+                    == ReportStatus::Completed;
             }
             all
         })

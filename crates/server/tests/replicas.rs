@@ -10,6 +10,7 @@ use common::microsoft::{
 use common::{enroll_mac, Database, TestServer};
 use flotilla_ms_emulator::Faults;
 use flotilla_server::ServerSettings;
+use flotilla_store::ReportStatus;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -109,7 +110,8 @@ async fn a_report_is_uploaded_once_when_microsoft_is_slower_than_the_lease() {
                 .await
                 .unwrap();
             let reports = a.store.compliance_reports(host.id, 10).await.unwrap();
-            settled &= !reports.is_empty() && reports.iter().all(|r| r.status == "completed");
+            settled &=
+                !reports.is_empty() && reports.iter().all(|r| r.status == ReportStatus::Completed);
         }
         if settled || std::time::Instant::now() > deadline {
             break;

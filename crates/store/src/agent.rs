@@ -331,7 +331,7 @@ impl Store {
             .as_ref()
             .and_then(|v| v.entra_identity.as_ref())
         {
-            let identity = identity.as_ref().map(|r| EntraIdentity {
+            let identity = identity.registration().map(|r| EntraIdentity {
                 device_id: r.device_id.clone(),
                 upn: r.user_principal_name.clone(),
             });

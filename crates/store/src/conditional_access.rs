@@ -70,6 +70,59 @@ pub struct ComplianceFacts {
     pub results: HashMap<PolicyId, Option<bool>>,
 }
 
+/// Where a report is in the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportStatus {
+    /// Waiting to be sent (again).
+    Pending,
+    /// Claimed by a replica that is sending it.
+    Sending,
+    /// Microsoft processed it.
+    Completed,
+    /// Microsoft refused it for good.
+    Failed,
+    /// A newer verdict for the host replaced it before it was confirmed.
+    Superseded,
+}
+
+impl ReportStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportStatus::Pending => "pending",
+            ReportStatus::Sending => "sending",
+            ReportStatus::Completed => "completed",
+            ReportStatus::Failed => "failed",
+            ReportStatus::Superseded => "superseded",
+        }
+    }
+
+    fn parse(text: &str) -> Result<ReportStatus> {
+        Ok(match text {
+            "pending" => ReportStatus::Pending,
+            "sending" => ReportStatus::Sending,
+            "completed" => ReportStatus::Completed,
+            "failed" => ReportStatus::Failed,
+            "superseded" => ReportStatus::Superseded,
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "unknown compliance report status \"{other}\""
+                )))
+            }
+        })
+    }
+
+    /// Whether the report may still be sent.
+    pub fn is_open(self) -> bool {
+        matches!(self, ReportStatus::Pending | ReportStatus::Sending)
+    }
+}
+
+impl std::fmt::Display for ReportStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A compliance report in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComplianceReport {
@@ -82,7 +135,7 @@ pub struct ComplianceReport {
     pub os_version: String,
     pub last_check_in: i64,
     pub verdict: Verdict,
-    pub status: String,
+    pub status: ReportStatus,
     pub attempts: i64,
     pub message_id: String,
     pub error: String,
@@ -636,7 +689,7 @@ fn report_from_row(row: &AnyRow) -> Result<ComplianceReport> {
             managed: flag(row, "managed")?,
             compliant: flag(row, "compliant")?,
         },
-        status: row.try_get("status")?,
+        status: ReportStatus::parse(&row.try_get::<String, _>("status")?)?,
         attempts: row.try_get("attempts")?,
         message_id: row.try_get("message_id")?,
         error: row.try_get("error")?,

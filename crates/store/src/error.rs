@@ -11,6 +11,9 @@ pub enum StoreError {
     Rejected(flotilla_core::ValidationErrors),
     #[error("database URL must start with sqlite:// or postgres://")]
     UnsupportedUrl,
+    /// A stored value the code does not know (a newer version wrote it, or it was edited by hand).
+    #[error("unexpected stored value: {0}")]
+    Corrupt(String),
     #[error("stored document is not valid JSON: {0}")]
     Document(#[from] serde_json::Error),
     #[error("database error: {0}")]

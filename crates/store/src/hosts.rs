@@ -28,8 +28,7 @@ pub enum PolicyResponseFilter {
 pub struct HostFilter {
     /// The teams the caller may see; `None` for all hosts.
     pub visible_teams: Option<Vec<TeamId>>,
-    /// `Some(None)`: hosts in "No team"; `Some(Some(t))`: hosts of team t.
-    pub team: Option<Option<TeamId>>,
+    pub team: TeamFilter,
     pub label: Option<LabelId>,
     pub policy: Option<(PolicyId, Option<PolicyResponseFilter>)>,
     /// Substring of hostname, computer name, serial or UUID, any case.
@@ -38,6 +37,23 @@ pub struct HostFilter {
     pub platform: Option<String>,
     /// By the verdict last reported to Entra: compliant or not.
     pub compliant: Option<bool>,
+}
+
+/// Which team's hosts a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TeamFilter {
+    #[default]
+    Any,
+    /// Hosts without a team.
+    NoTeam,
+    Team(TeamId),
+}
+
+impl TeamFilter {
+    /// A team id or none ("No team").
+    pub fn of(team: Option<TeamId>) -> TeamFilter {
+        team.map_or(TeamFilter::NoTeam, TeamFilter::Team)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -87,12 +103,12 @@ impl Conditions {
             }
         }
         match filter.team {
-            Some(Some(team)) => {
+            TeamFilter::Team(team) => {
                 let p = c.param(Bind::Int(team.0));
                 c.clauses.push(format!("h.team_id = {p}"));
             }
-            Some(None) => c.clauses.push("h.team_id IS NULL".into()),
-            None => {}
+            TeamFilter::NoTeam => c.clauses.push("h.team_id IS NULL".into()),
+            TeamFilter::Any => {}
         }
         if let Some(label) = filter.label {
             let p = c.param(Bind::Int(label.0));

@@ -25,12 +25,12 @@ mod users;
 pub use agent::{AgentHost, AgentKind, AgentWrite, EnrollRequest};
 pub use conditional_access::{
     ComplianceFacts, ComplianceReport, EntraIdentity, IntegrationStatus, MsIntegration,
-    ReportOutcome,
+    ReportOutcome, ReportStatus,
 };
 pub use dirty::{DirtyClaim, DirtyKind};
 pub use error::StoreError;
 pub use gitops::{DesiredPackage, DesiredProfile, DesiredState, DesiredTeam, PackageFacts};
-pub use hosts::{HostFilter, HostOrder, Page, PolicyResponseFilter};
+pub use hosts::{HostFilter, HostOrder, Page, PolicyResponseFilter, TeamFilter};
 pub use profiles::{LabelTarget, NewProfile, ProfileRecord};
 pub use queries::SavedQuery;
 pub use records::*;

@@ -9,7 +9,7 @@ use crate::AppState;
 use axum::extract::State;
 use axum::Json;
 use flotilla_core::{HostId, LabelId, PolicyId, TeamId};
-use flotilla_store::{HostFilter, HostOrder, HostRecord, Page, PolicyResponseFilter};
+use flotilla_store::{HostFilter, HostOrder, HostRecord, Page, PolicyResponseFilter, TeamFilter};
 use serde::Deserialize;
 
 /// Host filters; pagination comes separately as [`PageParams`] from the same query string.
@@ -24,7 +24,11 @@ pub struct ListParams {
 
 fn filter_for(params: &ListParams) -> ApiResult<HostFilter> {
     // Fleet's team_id=0 means "No team".
-    let team = params.team_id.map(|id| (id != 0).then_some(TeamId(id)));
+    let team = match params.team_id {
+        None => TeamFilter::Any,
+        Some(0) => TeamFilter::NoTeam,
+        Some(id) => TeamFilter::Team(TeamId(id)),
+    };
     let response = match params.policy_response.as_deref() {
         None | Some("") => None,
         Some("passing") => Some(PolicyResponseFilter::Passing),

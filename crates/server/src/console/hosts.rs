@@ -8,7 +8,7 @@ use crate::service::labels;
 use crate::AppState;
 use axum::extract::{Query, State};
 use flotilla_core::{HostId, LabelId, TeamId};
-use flotilla_store::{HostFilter, HostOrder, HostRecord, Page};
+use flotilla_store::{HostFilter, HostOrder, HostRecord, Page, TeamFilter};
 use maud::html;
 use std::collections::HashMap;
 
@@ -31,9 +31,11 @@ pub async fn list(
     let get = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
     let page_number: i64 = get("page").parse().unwrap_or(0).max(0);
     let team = match get("team_id") {
-        "" | "all" => None,
-        "0" => Some(None),
-        id => id.parse().ok().map(|id| Some(TeamId(id))),
+        "" | "all" => TeamFilter::Any,
+        "0" => TeamFilter::NoTeam,
+        id => id
+            .parse()
+            .map_or(TeamFilter::Any, |id| TeamFilter::Team(TeamId(id))),
     };
     let filter = HostFilter {
         team,
@@ -108,7 +110,7 @@ pub async fn list(
             }
             button type="submit" { "Filter" }
         }
-        @if hosts.is_empty() && filter.query.is_none() && filter.team.is_none() && filter.label.is_none() {
+        @if hosts.is_empty() && filter.query.is_none() && filter.team == TeamFilter::Any && filter.label.is_none() {
             div.empty {
                 h2 { "No hosts yet" }
                 p { "Install fleetd (or osquery) on a Mac with this server's URL and an enroll secret from " a href="/teams" { "Teams" } "." }

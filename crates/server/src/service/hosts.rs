@@ -7,6 +7,7 @@ use flotilla_core::access::Scope;
 use flotilla_core::{HostId, TeamId};
 use flotilla_store::{
     ComplianceFacts, ComplianceReport, HostFilter, HostPolicy, HostRecord, LabelRecord, Page,
+    TeamFilter,
 };
 use serde_json::json;
 use std::collections::HashMap;
@@ -20,8 +21,10 @@ pub struct HostDetails {
 
 /// `filter` narrowed to the teams the caller may see.
 fn visible(caller: &Caller, filter: HostFilter) -> ServiceResult<HostFilter> {
-    if let Some(team) = filter.team {
-        caller.require_read(Scope::of_team(team))?;
+    match filter.team {
+        TeamFilter::Any => {}
+        TeamFilter::NoTeam => caller.require_read(Scope::NoTeam)?,
+        TeamFilter::Team(team) => caller.require_read(Scope::Team(team))?,
     }
     Ok(HostFilter {
         visible_teams: caller.principal.visible_teams(),

@@ -4,7 +4,7 @@
 use crate::backends::each_backend;
 use crate::fixtures::{host, policy, policy_write, team};
 use flotilla_core::access::Scope;
-use flotilla_core::detail::{EntraRegistration, VitalsUpdate};
+use flotilla_core::detail::{EntraAnswer, EntraRegistration, VitalsUpdate};
 use flotilla_core::{LabelOutcome, PolicyResponse};
 use flotilla_store::{Activity, Actor, AgentWrite, DirtyKind, LabelMembership, LabelSpec};
 use serde_json::json;
@@ -142,7 +142,7 @@ async fn the_entra_identity_is_stored_with_the_results_and_cleared_when_gone() {
         let mac = host(&store, "UUID-A", Some(design)).await;
         let registered = AgentWrite {
             vitals: Some(VitalsUpdate {
-                entra_identity: Some(Some(EntraRegistration {
+                entra_identity: Some(EntraAnswer::Registered(EntraRegistration {
                     device_id: "dev-1".into(),
                     user_principal_name: "anna@contoso.com".into(),
                 })),
@@ -165,7 +165,7 @@ async fn the_entra_identity_is_stored_with_the_results_and_cleared_when_gone() {
         assert_eq!(store.hosts_with_entra_identity().await.unwrap(), [mac]);
         let gone = AgentWrite {
             vitals: Some(VitalsUpdate {
-                entra_identity: Some(None),
+                entra_identity: Some(EntraAnswer::Unregistered),
                 ..VitalsUpdate::default()
             }),
             details_answered: true,

@@ -5,7 +5,7 @@ use crate::fixtures::{activity, host, policy, policy_write, team};
 use flotilla_core::access::Scope;
 use flotilla_core::{HostId, PolicyResponse};
 use flotilla_store::{
-    AgentKind, DirtyKind, EnrollRequest, HostFilter, HostOrder, Page, StoreError,
+    AgentKind, DirtyKind, EnrollRequest, HostFilter, HostOrder, Page, StoreError, TeamFilter,
 };
 
 fn all() -> Page {
@@ -59,7 +59,7 @@ async fn listing_filters_by_team_and_by_visible_teams() {
         let b = host(&store, "UUID-B", Some(sales)).await;
         let c = host(&store, "UUID-C", None).await;
         let in_design = HostFilter {
-            team: Some(Some(design)),
+            team: TeamFilter::Team(design),
             ..HostFilter::default()
         };
         let ids: Vec<HostId> = store
@@ -71,7 +71,7 @@ async fn listing_filters_by_team_and_by_visible_teams() {
             .collect();
         assert_eq!(ids, [a]);
         let no_team = HostFilter {
-            team: Some(None),
+            team: TeamFilter::NoTeam,
             ..HostFilter::default()
         };
         let ids: Vec<HostId> = store

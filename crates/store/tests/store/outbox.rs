@@ -3,15 +3,15 @@
 use crate::backends::each_backend;
 use crate::fixtures::{host, team};
 use flotilla_core::compliance::Verdict;
-use flotilla_core::detail::{EntraRegistration, VitalsUpdate};
-use flotilla_store::{AgentWrite, ReportOutcome, Store};
+use flotilla_core::detail::{EntraAnswer, EntraRegistration, VitalsUpdate};
+use flotilla_store::{AgentWrite, ReportOutcome, ReportStatus, Store};
 
 async fn registered_mac(store: &Store) -> flotilla_core::HostId {
     let design = team(store, "Design").await;
     let mac = host(store, "UUID-A", Some(design)).await;
     let write = AgentWrite {
         vitals: Some(VitalsUpdate {
-            entra_identity: Some(Some(EntraRegistration {
+            entra_identity: Some(EntraAnswer::Registered(EntraRegistration {
                 device_id: "dev-1".into(),
                 user_principal_name: "anna@contoso.com".into(),
             })),
@@ -70,7 +70,7 @@ async fn a_verdict_is_queued_once_and_claimed_by_one_replica_at_a_time() {
             .await
             .unwrap());
         let reports = store.compliance_reports(mac, 10).await.unwrap();
-        assert_eq!(reports[0].status, "completed");
+        assert_eq!(reports[0].status, ReportStatus::Completed);
     })
     .await;
 }
@@ -112,7 +112,7 @@ async fn after_a_lease_runs_out_only_the_new_holder_renews_or_finishes_the_repor
         );
         assert_eq!(
             store.compliance_reports(mac, 10).await.unwrap()[0].status,
-            "sending"
+            ReportStatus::Sending
         );
         assert!(store
             .finish_compliance_report(&again[0], "replica-2", &ReportOutcome::Completed)
@@ -193,7 +193,7 @@ async fn a_newer_verdict_supersedes_a_report_being_sent_and_waits_for_its_sender
             .unwrap();
         assert_eq!(newer.len(), 1);
         assert_eq!(newer[0].verdict, FAILING);
-        let statuses: Vec<String> = store
+        let statuses: Vec<ReportStatus> = store
             .compliance_reports(mac, 10)
             .await
             .unwrap()
@@ -202,7 +202,7 @@ async fn a_newer_verdict_supersedes_a_report_being_sent_and_waits_for_its_sender
             .collect();
         assert_eq!(
             statuses,
-            ["sending", "superseded"],
+            [ReportStatus::Sending, ReportStatus::Superseded],
             "the older one is never sent again"
         );
     })
