@@ -3,6 +3,7 @@
 //! Nothing here does I/O, so every rule is tested on plain values.
 
 pub mod access;
+pub mod activity;
 pub mod agent_config;
 pub mod clock;
 pub mod compliance;

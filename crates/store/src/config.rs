@@ -87,7 +87,7 @@ pub(crate) async fn record_activity(
     )
     .bind(id.map(|u| u.0))
     .bind(name.as_str())
-    .bind(activity.activity_type)
+    .bind(activity.activity_type.as_str())
     .bind(activity.details.to_string())
     .bind(crate::now())
     .execute(&mut **tx)

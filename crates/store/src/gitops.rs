@@ -149,7 +149,7 @@ impl Store {
         if created + updated + deleted > 0 {
             let activity = Activity {
                 actor,
-                activity_type: "applied_gitops",
+                activity_type: flotilla_core::activity::ActivityType::AppliedGitops,
                 details: json!({"created": created, "updated": updated, "deleted": deleted}),
             };
             record_activity(&mut tx, &activity).await?;

@@ -1,6 +1,7 @@
 //! What the store hands back: plain records, one per stored object.
 
 use flotilla_core::access::{Role, Scope};
+use flotilla_core::activity::ActivityType;
 use flotilla_core::targeting::LabelScope;
 use flotilla_core::{HostId, LabelId, PolicyId, PolicyResponse, TeamId, UserId};
 use serde_json::Value;
@@ -191,7 +192,7 @@ pub struct Actor {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Activity {
     pub actor: Actor,
-    pub activity_type: &'static str,
+    pub activity_type: ActivityType,
     pub details: Value,
 }
 

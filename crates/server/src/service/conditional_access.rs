@@ -7,6 +7,7 @@ use crate::conditional_access::{activate, partner_urls};
 use crate::secrets::{random_token, token_hash};
 use crate::AppState;
 use flotilla_core::access::Scope;
+use flotilla_core::activity::ActivityType;
 use flotilla_core::PolicyId;
 use flotilla_store::{IntegrationStatus, MsIntegration, PolicyRecord};
 use serde_json::{json, Value};
@@ -232,9 +233,9 @@ pub async fn set_automation(
     }
     let activity = caller.activity(
         if enabled {
-            "enabled_conditional_access_automations"
+            ActivityType::EnabledConditionalAccessAutomations
         } else {
-            "disabled_conditional_access_automations"
+            ActivityType::DisabledConditionalAccessAutomations
         },
         json!({ "team_id": team.map(|t| t.0) }),
     );

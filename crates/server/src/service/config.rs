@@ -4,6 +4,7 @@
 use super::{conditional_access, Caller, ServiceResult};
 use crate::AppState;
 use flotilla_core::access::Scope;
+use flotilla_core::activity::ActivityType;
 use flotilla_core::ValidationErrors;
 use serde_json::{json, Map, Value};
 
@@ -184,7 +185,7 @@ pub async fn modify(
     validate_patch(&patch)?;
     let mut config = state.store.app_config().await?.unwrap_or_else(|| json!({}));
     merge(&mut config, &Value::Object(patch));
-    let activity = caller.activity("edited_org_settings", json!({}));
+    let activity = caller.activity(ActivityType::EditedOrgSettings, json!({}));
     state.store.save_app_config(&config, Some(activity)).await?;
     Ok(config)
 }

@@ -4,6 +4,7 @@
 use super::{Caller, ServiceError, ServiceResult};
 use crate::AppState;
 use flotilla_core::access::Scope;
+use flotilla_core::activity::ActivityType;
 use flotilla_core::{HostId, TeamId};
 use flotilla_store::{
     ComplianceFacts, ComplianceReport, HostFilter, HostPolicy, HostRecord, LabelRecord, Page,
@@ -115,7 +116,7 @@ pub async fn delete(state: &AppState, caller: &Caller, id: HostId) -> ServiceRes
     let host = get(state, caller, id).await?;
     caller.require_write(Scope::of_team(host.team_id))?;
     let activity = caller.activity(
-        "deleted_host",
+        ActivityType::DeletedHost,
         json!({ "host_id": id.0, "host_display_name": host.hostname }),
     );
     state.store.delete_host(host.id, activity).await?;
@@ -146,7 +147,7 @@ pub async fn transfer(
         caller.require_write(Scope::of_team(host.team_id))?;
     }
     let activity = caller.activity(
-        "transferred_hosts",
+        ActivityType::TransferredHosts,
         json!({
             "team_id": destination.map(|t| t.0),
             "host_ids": hosts.iter().map(|h| h.0).collect::<Vec<_>>(),

@@ -4,6 +4,7 @@
 use super::{Caller, ServiceError, ServiceResult};
 use crate::AppState;
 use flotilla_core::access::Scope;
+use flotilla_core::activity::ActivityType;
 use flotilla_core::validation::{validate_label, validate_label_name, LabelDraft};
 use flotilla_core::{HostId, LabelId};
 use flotilla_store::{
@@ -159,7 +160,10 @@ pub async fn create(
         },
         hosts,
     };
-    let activity = caller.activity("created_label", json!({ "label_name": spec.name }));
+    let activity = caller.activity(
+        ActivityType::CreatedLabel,
+        json!({ "label_name": spec.name }),
+    );
     match state.store.create_label(&spec, activity).await {
         Err(StoreError::NotFound(_)) => Err(ServiceError::invalid(
             "hosts",
@@ -194,7 +198,7 @@ pub async fn modify(
         _ => None,
     };
     let activity = caller.activity(
-        "edited_label",
+        ActivityType::EditedLabel,
         json!({ "label_id": id.0, "label_name": name }),
     );
     Ok(state
@@ -213,7 +217,7 @@ pub async fn modify(
 pub async fn delete(state: &AppState, caller: &Caller, id: LabelId) -> ServiceResult<()> {
     let label = editable(state, caller, id).await?;
     let activity = caller.activity(
-        "deleted_label",
+        ActivityType::DeletedLabel,
         json!({ "label_id": id.0, "label_name": label.name }),
     );
     match state.store.delete_label(id, activity).await {

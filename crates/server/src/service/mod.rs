@@ -21,6 +21,7 @@ pub mod teams;
 pub mod users;
 
 use flotilla_core::access::{Principal, Scope};
+use flotilla_core::activity::ActivityType;
 use flotilla_core::{TeamId, ValidationErrors};
 use flotilla_store::{Activity, Actor, StoreError, UserRecord};
 use serde_json::Value;
@@ -41,7 +42,7 @@ impl Caller {
     }
 
     /// An audit-log entry by this caller.
-    pub fn activity(&self, activity_type: &'static str, details: Value) -> Activity {
+    pub fn activity(&self, activity_type: ActivityType, details: Value) -> Activity {
         Activity {
             actor: self.actor.clone(),
             activity_type,

@@ -3,6 +3,7 @@
 use super::{Caller, ServiceError, ServiceResult};
 use crate::AppState;
 use flotilla_core::access::Scope;
+use flotilla_core::activity::ActivityType;
 use flotilla_core::validation::{validate_policy, PolicyDraft};
 use flotilla_core::PolicyId;
 use flotilla_store::{PolicyRecord, PolicySpec, StoreError};
@@ -116,7 +117,10 @@ pub async fn create(
     caller.require_write(scope)?;
     let spec = checked(spec)?;
     check_install_software(state, scope, &spec).await?;
-    let activity = caller.activity("created_policy", json!({ "policy_name": spec.name }));
+    let activity = caller.activity(
+        ActivityType::CreatedPolicy,
+        json!({ "policy_name": spec.name }),
+    );
     Ok(state
         .store
         .create_policy(scope, &spec, caller.actor.id, activity)
@@ -136,7 +140,7 @@ pub async fn modify(
     let spec = checked(change(spec_of(&current)))?;
     check_install_software(state, current.scope, &spec).await?;
     let activity = caller.activity(
-        "edited_policy",
+        ActivityType::EditedPolicy,
         json!({ "policy_id": id.0, "policy_name": spec.name }),
     );
     Ok(state
@@ -157,7 +161,7 @@ pub async fn delete(
     for id in ids {
         let policy = get(state, caller, Some(scope), *id).await?;
         activities.push(caller.activity(
-            "deleted_policy",
+            ActivityType::DeletedPolicy,
             json!({ "policy_id": id.0, "policy_name": policy.name }),
         ));
     }

@@ -3,6 +3,7 @@
 use super::{Caller, ServiceError, ServiceResult};
 use crate::AppState;
 use flotilla_core::access::Scope;
+use flotilla_core::activity::ActivityType;
 use flotilla_core::profile::validate_mobileconfig;
 use flotilla_store::{LabelTarget, NewProfile, ProfileRecord};
 use serde_json::json;
@@ -61,8 +62,7 @@ pub async fn add(
         content,
         labels: targets,
     };
-    let activity = caller.activity(
-        "created_macos_profile",
+    let activity = caller.activity(ActivityType::CreatedMacosProfile,
         json!({"profile_name": profile.name, "profile_identifier": profile.identifier, "file_name": file_name}),
     );
     Ok(state.store.create_profile(&profile, activity).await?)
@@ -98,7 +98,7 @@ pub async fn delete(state: &AppState, caller: &Caller, uuid: &str) -> ServiceRes
     let profile = state.store.profile(uuid).await?;
     caller.require_write(profile.scope)?;
     let activity = caller.activity(
-        "deleted_macos_profile",
+        ActivityType::DeletedMacosProfile,
         json!({"profile_name": profile.name, "profile_identifier": profile.identifier}),
     );
     state.store.delete_profile(uuid, activity).await?;

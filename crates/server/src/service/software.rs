@@ -4,6 +4,7 @@
 use super::{Caller, ServiceError, ServiceResult};
 use crate::AppState;
 use flotilla_core::access::Scope;
+use flotilla_core::activity::ActivityType;
 use flotilla_core::package::read_pkg_metadata;
 use flotilla_store::{PackageFacts, SoftwarePackage};
 use serde_json::json;
@@ -108,7 +109,7 @@ pub async fn add(
         created_at: 0,
     };
     let activity = caller.activity(
-        "added_software",
+        ActivityType::AddedSoftware,
         json!({"software_title": package.title, "software_package": package.filename}),
     );
     Ok(state
@@ -130,7 +131,10 @@ pub async fn list(
 pub async fn remove(state: &AppState, caller: &Caller, id: i64) -> ServiceResult<()> {
     let package = state.store.software_package(id).await?;
     caller.require_write(package.scope)?;
-    let activity = caller.activity("deleted_software", json!({"software_title": package.title}));
+    let activity = caller.activity(
+        ActivityType::DeletedSoftware,
+        json!({"software_title": package.title}),
+    );
     state.store.delete_software_package(id, activity).await?;
     Ok(())
 }

@@ -4,6 +4,7 @@ use super::{config, Caller, ServiceResult};
 use crate::secrets::random_token;
 use crate::AppState;
 use flotilla_core::access::Scope;
+use flotilla_core::activity::ActivityType;
 use flotilla_core::validation::{validate_enroll_secrets, validate_team_name};
 use flotilla_core::{TeamId, ValidationErrors};
 use flotilla_store::{Activity, EnrollSecret, TeamRecord};
@@ -83,7 +84,7 @@ pub async fn create(
 ) -> ServiceResult<TeamView> {
     caller.require_global_admin()?;
     let name = validate_team_name(name)?;
-    let activity = caller.activity("created_team", json!({ "team_name": name }));
+    let activity = caller.activity(ActivityType::CreatedTeam, json!({ "team_name": name }));
     let team = state
         .store
         .create_team(
@@ -169,11 +170,14 @@ pub async fn modify(
     let description = change.description.unwrap_or(current.description);
     let activity = if agent_options_only {
         caller.activity(
-            "edited_agent_options",
+            ActivityType::EditedAgentOptions,
             json!({ "team_id": id.0, "team_name": name }),
         )
     } else {
-        caller.activity("edited_team", json!({ "team_id": id.0, "team_name": name }))
+        caller.activity(
+            ActivityType::EditedTeam,
+            json!({ "team_id": id.0, "team_name": name }),
+        )
     };
     let team = state
         .store
@@ -209,7 +213,7 @@ pub async fn delete(state: &AppState, caller: &Caller, id: TeamId) -> ServiceRes
     caller.require_global_admin()?;
     let team = state.store.team(id).await?;
     let activity = caller.activity(
-        "deleted_team",
+        ActivityType::DeletedTeam,
         json!({ "team_id": id.0, "team_name": team.name }),
     );
     state.store.delete_team(team.id, activity).await?;
@@ -250,7 +254,7 @@ async fn secrets_activity(
         }
         None => json!({ "team_id": null, "team_name": null }),
     };
-    Ok(caller.activity("edited_enroll_secrets", details))
+    Ok(caller.activity(ActivityType::EditedEnrollSecrets, details))
 }
 
 /// Replaces the secrets of a team (or the global ones); secrets kept keep their age.

@@ -6,6 +6,7 @@ use super::{config, teams, Caller, ServiceError, ServiceResult};
 use crate::secrets::{random_token, token_hash};
 use crate::AppState;
 use flotilla_core::access::Role;
+use flotilla_core::activity::ActivityType;
 use flotilla_core::validation::{validate_email, validate_password};
 use flotilla_core::{TeamId, UserId, ValidationErrors};
 use flotilla_store::{NewUser, TeamRecord, UserRecord};
@@ -213,7 +214,10 @@ pub async fn create(
         global_role,
         teams,
     };
-    let activity = caller.activity("created_user", json!({ "user_email": user.email }));
+    let activity = caller.activity(
+        ActivityType::CreatedUser,
+        json!({ "user_email": user.email }),
+    );
     Ok(state.store.create_user(&user, activity).await?)
 }
 
@@ -253,7 +257,7 @@ pub async fn set_roles(
         ));
     }
     let activity = caller.activity(
-        "changed_user_role",
+        ActivityType::ChangedUserRole,
         json!({ "user_email": target.email, "global_role": global_role.map(Role::as_str) }),
     );
     Ok(state
@@ -271,7 +275,10 @@ pub async fn delete(state: &AppState, caller: &Caller, id: UserId) -> ServiceRes
             "the last global admin can't be deleted",
         ));
     }
-    let activity = caller.activity("deleted_user", json!({ "user_email": target.email }));
+    let activity = caller.activity(
+        ActivityType::DeletedUser,
+        json!({ "user_email": target.email }),
+    );
     state.store.delete_user(target.id, activity).await?;
     Ok(())
 }

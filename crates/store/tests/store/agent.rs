@@ -4,6 +4,7 @@
 use crate::backends::each_backend;
 use crate::fixtures::{host, policy, policy_write, team};
 use flotilla_core::access::Scope;
+use flotilla_core::activity::ActivityType;
 use flotilla_core::detail::{EntraAnswer, EntraRegistration, VitalsUpdate};
 use flotilla_core::{LabelOutcome, PolicyResponse};
 use flotilla_store::{Activity, Actor, AgentWrite, DirtyKind, LabelMembership, LabelSpec};
@@ -89,7 +90,7 @@ async fn dynamic_label_membership_is_added_and_removed() {
                 &spec,
                 Activity {
                     actor,
-                    activity_type: "created_label",
+                    activity_type: ActivityType::CreatedLabel,
                     details: json!({}),
                 },
             )

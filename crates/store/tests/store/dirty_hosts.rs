@@ -2,6 +2,7 @@
 
 use crate::backends::each_backend;
 use crate::fixtures::{activity, host, team};
+use flotilla_core::activity::ActivityType;
 use flotilla_store::DirtyKind;
 
 const KIND: DirtyKind = DirtyKind::Compliance;
@@ -14,7 +15,7 @@ async fn edit_team(store: &flotilla_store::Store, team: flotilla_core::TeamId) {
             "Design",
             "",
             &serde_json::json!({}),
-            Some(activity("edited_team")),
+            Some(activity(ActivityType::EditedTeam)),
         )
         .await
         .unwrap();
@@ -59,7 +60,7 @@ async fn a_host_marked_again_while_claimed_stays_dirty_after_the_claim_finishes(
             .await
             .unwrap();
         store
-            .transfer_hosts(&[mac], None, activity("transferred_hosts"))
+            .transfer_hosts(&[mac], None, activity(ActivityType::TransferredHosts))
             .await
             .unwrap();
         store

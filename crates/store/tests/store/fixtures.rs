@@ -1,6 +1,7 @@
 //! Small builders the cases share.
 
 use flotilla_core::access::{Role, Scope};
+use flotilla_core::activity::ActivityType;
 use flotilla_core::detail::VitalsUpdate;
 use flotilla_core::{HostId, PolicyId, PolicyResponse, TeamId, UserId};
 use flotilla_store::{
@@ -8,7 +9,7 @@ use flotilla_store::{
 };
 use serde_json::json;
 
-pub fn activity(kind: &'static str) -> Activity {
+pub fn activity(kind: ActivityType) -> Activity {
     Activity {
         actor: Actor {
             id: None,
@@ -26,7 +27,7 @@ pub async fn team(store: &Store, name: &str) -> TeamId {
             "",
             &json!({}),
             &format!("{name}-secret-0001"),
-            activity("created_team"),
+            activity(ActivityType::CreatedTeam),
         )
         .await
         .expect("create team")
@@ -66,7 +67,12 @@ pub fn policy_spec(name: &str) -> PolicySpec {
 
 pub async fn policy(store: &Store, scope: Scope, name: &str) -> PolicyId {
     store
-        .create_policy(scope, &policy_spec(name), None, activity("created_policy"))
+        .create_policy(
+            scope,
+            &policy_spec(name),
+            None,
+            activity(ActivityType::CreatedPolicy),
+        )
         .await
         .expect("create policy")
         .id
@@ -93,7 +99,7 @@ pub async fn admin(store: &Store, email: &str) -> UserId {
         teams: Vec::new(),
     };
     store
-        .create_user(&user, activity("created_user"))
+        .create_user(&user, activity(ActivityType::CreatedUser))
         .await
         .expect("create user")
         .id

@@ -3,6 +3,7 @@
 use crate::backends::each_backend;
 use crate::fixtures::{activity, host, policy, policy_write, team};
 use flotilla_core::access::Scope;
+use flotilla_core::activity::ActivityType;
 use flotilla_core::{HostId, PolicyResponse};
 use flotilla_store::{
     AgentKind, DirtyKind, EnrollRequest, HostFilter, HostOrder, Page, StoreError, TeamFilter,
@@ -135,7 +136,11 @@ async fn a_transfer_moves_hosts_drops_team_results_and_marks_them_dirty() {
         );
 
         store
-            .transfer_hosts(&[mac], Some(sales), activity("transferred_hosts"))
+            .transfer_hosts(
+                &[mac],
+                Some(sales),
+                activity(ActivityType::TransferredHosts),
+            )
             .await
             .unwrap();
         let moved = store.host(mac).await.unwrap();
@@ -163,7 +168,11 @@ async fn a_transfer_to_a_missing_team_or_of_a_missing_host_changes_nothing() {
         let design = team(&store, "Design").await;
         let mac = host(&store, "UUID-A", Some(design)).await;
         let err = store
-            .transfer_hosts(&[mac, HostId(9999)], None, activity("transferred_hosts"))
+            .transfer_hosts(
+                &[mac, HostId(9999)],
+                None,
+                activity(ActivityType::TransferredHosts),
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::NotFound("host")), "{err}");
@@ -199,7 +208,7 @@ async fn deleting_a_host_removes_it_and_records_the_activity() {
     each_backend(|store| async move {
         let mac = host(&store, "UUID-A", None).await;
         store
-            .delete_host(mac, activity("deleted_host"))
+            .delete_host(mac, activity(ActivityType::DeletedHost))
             .await
             .unwrap();
         assert!(matches!(
@@ -207,7 +216,9 @@ async fn deleting_a_host_removes_it_and_records_the_activity() {
             Err(StoreError::NotFound(_))
         ));
         assert!(matches!(
-            store.delete_host(mac, activity("deleted_host")).await,
+            store
+                .delete_host(mac, activity(ActivityType::DeletedHost))
+                .await,
             Err(StoreError::NotFound("host"))
         ));
         let kinds: Vec<String> = store

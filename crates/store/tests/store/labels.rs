@@ -2,6 +2,7 @@
 
 use crate::backends::each_backend;
 use crate::fixtures::{activity, host};
+use flotilla_core::activity::ActivityType;
 use flotilla_core::HostId;
 use flotilla_store::{DirtyKind, LabelMembership, LabelSpec, LabelType, StoreError};
 
@@ -34,7 +35,10 @@ async fn a_manual_label_lists_its_hosts_and_a_new_list_marks_old_and_new_members
         let b = host(&store, "UUID-B", None).await;
         let c = host(&store, "UUID-C", None).await;
         let label = store
-            .create_label(&manual("Pilot", vec![a, b]), activity("created_label"))
+            .create_label(
+                &manual("Pilot", vec![a, b]),
+                activity(ActivityType::CreatedLabel),
+            )
             .await
             .unwrap();
         assert_eq!(label.host_count, 2);
@@ -45,7 +49,7 @@ async fn a_manual_label_lists_its_hosts_and_a_new_list_marks_old_and_new_members
                 "Pilot",
                 "",
                 Some(&[b, c]),
-                activity("edited_label"),
+                activity(ActivityType::EditedLabel),
             )
             .await
             .unwrap();
@@ -67,11 +71,17 @@ async fn a_manual_label_lists_its_hosts_and_a_new_list_marks_old_and_new_members
 async fn label_names_are_unique() {
     each_backend(|store| async move {
         store
-            .create_label(&manual("Pilot", vec![]), activity("created_label"))
+            .create_label(
+                &manual("Pilot", vec![]),
+                activity(ActivityType::CreatedLabel),
+            )
             .await
             .unwrap();
         let err = store
-            .create_label(&manual("Pilot", vec![]), activity("created_label"))
+            .create_label(
+                &manual("Pilot", vec![]),
+                activity(ActivityType::CreatedLabel),
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{err}");
@@ -90,11 +100,17 @@ async fn built_in_labels_cannot_be_changed_or_deleted() {
             .find(|l| l.label_type == LabelType::Builtin)
             .expect("a built-in label");
         assert!(store
-            .update_label(builtin.id, "Renamed", "", None, activity("edited_label"))
+            .update_label(
+                builtin.id,
+                "Renamed",
+                "",
+                None,
+                activity(ActivityType::EditedLabel)
+            )
             .await
             .is_err());
         assert!(store
-            .delete_label(builtin.id, activity("deleted_label"))
+            .delete_label(builtin.id, activity(ActivityType::DeletedLabel))
             .await
             .is_err());
         assert_eq!(store.label(builtin.id).await.unwrap().name, builtin.name);
@@ -107,12 +123,15 @@ async fn deleting_a_label_marks_its_members_and_removes_it() {
     each_backend(|store| async move {
         let a = host(&store, "UUID-A", None).await;
         let label = store
-            .create_label(&manual("Pilot", vec![a]), activity("created_label"))
+            .create_label(
+                &manual("Pilot", vec![a]),
+                activity(ActivityType::CreatedLabel),
+            )
             .await
             .unwrap();
         settle(&store).await;
         store
-            .delete_label(label.id, activity("deleted_label"))
+            .delete_label(label.id, activity(ActivityType::DeletedLabel))
             .await
             .unwrap();
         assert!(matches!(

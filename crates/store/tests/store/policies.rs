@@ -3,6 +3,7 @@
 use crate::backends::each_backend;
 use crate::fixtures::{activity, host, policy, policy_spec, policy_write, team};
 use flotilla_core::access::Scope;
+use flotilla_core::activity::ActivityType;
 use flotilla_core::{PolicyId, PolicyResponse};
 use flotilla_store::{DirtyKind, StoreError};
 
@@ -58,7 +59,7 @@ async fn changing_a_query_drops_its_results_and_marks_the_scopes_hosts() {
         let mut spec = policy_spec("Firewall");
         spec.query = "SELECT 1 FROM alf WHERE global_state >= 1;".into();
         store
-            .update_policy(p, &spec, activity("edited_policy"))
+            .update_policy(p, &spec, activity(ActivityType::EditedPolicy))
             .await
             .unwrap();
         assert_eq!(
@@ -87,7 +88,7 @@ async fn deleting_policies_of_another_scope_deletes_none() {
             .delete_policies(
                 Scope::Team(design),
                 &[mine, global],
-                &[activity("deleted_policy")],
+                &[activity(ActivityType::DeletedPolicy)],
             )
             .await
             .unwrap_err();
@@ -100,7 +101,11 @@ async fn deleting_policies_of_another_scope_deletes_none() {
             .iter()
             .all(|a| a.activity_type != "deleted_policy"));
         store
-            .delete_policies(Scope::Team(design), &[mine], &[activity("deleted_policy")])
+            .delete_policies(
+                Scope::Team(design),
+                &[mine],
+                &[activity(ActivityType::DeletedPolicy)],
+            )
             .await
             .unwrap();
         assert!(matches!(
@@ -121,7 +126,7 @@ async fn policy_names_are_unique_within_a_scope() {
                 Scope::Team(design),
                 &policy_spec("Firewall"),
                 None,
-                activity("created_policy"),
+                activity(ActivityType::CreatedPolicy),
             )
             .await
             .unwrap_err();

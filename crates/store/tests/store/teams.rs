@@ -2,6 +2,7 @@
 
 use crate::backends::each_backend;
 use crate::fixtures::{activity, host, team};
+use flotilla_core::activity::ActivityType;
 use flotilla_store::StoreError;
 use serde_json::json;
 
@@ -19,7 +20,7 @@ async fn a_team_is_made_with_its_secret_and_names_are_unique() {
                 "",
                 &json!({}),
                 "another-secret-01",
-                activity("created_team"),
+                activity(ActivityType::CreatedTeam),
             )
             .await
             .unwrap_err();
@@ -41,12 +42,20 @@ async fn replacing_secrets_keeps_the_ones_kept_and_drops_the_rest() {
             "second-secret-02".to_string(),
         ];
         let secrets = store
-            .replace_enroll_secrets(Some(design), &kept, activity("edited_enroll_secrets"))
+            .replace_enroll_secrets(
+                Some(design),
+                &kept,
+                activity(ActivityType::EditedEnrollSecrets),
+            )
             .await
             .unwrap();
         assert_eq!(secrets.len(), 2);
         store
-            .replace_enroll_secrets(Some(design), &kept[1..], activity("edited_enroll_secrets"))
+            .replace_enroll_secrets(
+                Some(design),
+                &kept[1..],
+                activity(ActivityType::EditedEnrollSecrets),
+            )
             .await
             .unwrap();
         assert!(store.team_for_secret("Design-secret-0001").await.is_err());
@@ -58,7 +67,7 @@ async fn replacing_secrets_keeps_the_ones_kept_and_drops_the_rest() {
             .replace_enroll_secrets(
                 None,
                 &["global-secret-001".to_string()],
-                activity("edited_enroll_secrets"),
+                activity(ActivityType::EditedEnrollSecrets),
             )
             .await
             .unwrap();
@@ -76,7 +85,7 @@ async fn deleting_a_team_moves_its_hosts_to_no_team() {
         let design = team(&store, "Design").await;
         let mac = host(&store, "UUID-A", Some(design)).await;
         store
-            .delete_team(design, activity("deleted_team"))
+            .delete_team(design, activity(ActivityType::DeletedTeam))
             .await
             .unwrap();
         assert_eq!(store.host(mac).await.unwrap().team_id, None);

@@ -3,6 +3,7 @@
 use crate::backends::each_backend;
 use crate::fixtures::{activity, admin, team};
 use flotilla_core::access::Role;
+use flotilla_core::activity::ActivityType;
 use flotilla_store::{NewUser, StoreError};
 use serde_json::json;
 
@@ -61,7 +62,7 @@ async fn emails_are_unique_whatever_their_case_and_credentials_are_found_by_emai
             teams: Vec::new(),
         };
         assert!(store
-            .create_user(&again, activity("created_user"))
+            .create_user(&again, activity(ActivityType::CreatedUser))
             .await
             .is_err());
         assert!(store
@@ -85,7 +86,7 @@ async fn roles_change_and_sessions_end() {
                 second,
                 None,
                 &[(design, Role::Maintainer)],
-                activity("changed_user_role"),
+                activity(ActivityType::ChangedUserRole),
             )
             .await
             .unwrap();
