@@ -5,6 +5,7 @@
 use crate::auth::Session;
 use crate::error::{ApiError, ApiResult, JsonBody, PathParam, QueryParams};
 use crate::service::{gitops, software};
+use crate::wire::library::InstallerStored;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -12,7 +13,6 @@ use axum::http::StatusCode;
 use axum::Json;
 use flotilla_core::gitops::{ApplyOutcome, ApplyRequest};
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 pub async fn apply(
     State(state): State<AppState>,
@@ -51,13 +51,13 @@ pub async fn put_installer(
     PathParam(hash): PathParam<String>,
     QueryParams(params): QueryParams<InstallerParams>,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<InstallerStored>> {
     let (sha256, facts) =
         software::put_installer(&state, &session.caller(), &hash, params.filename, body).await?;
-    Ok(Json(json!({
-        "hash_sha256": sha256,
-        "name": facts.title,
-        "version": facts.version,
-        "bundle_identifier": facts.bundle_id,
-    })))
+    Ok(Json(InstallerStored {
+        hash_sha256: sha256,
+        name: facts.title,
+        version: facts.version,
+        bundle_identifier: facts.bundle_id,
+    }))
 }

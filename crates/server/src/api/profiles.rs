@@ -6,46 +6,15 @@ use crate::auth::Session;
 use crate::error::{ApiError, ApiResult, PathParam, QueryParams};
 use crate::multipart::{form_fields, FormField};
 use crate::service::{profiles, teams};
-use crate::{wire, AppState};
+use crate::wire::library::{ListMeta, Profile, ProfileCreated, ProfilesResponse};
+use crate::wire::{self, Empty};
+use crate::AppState;
 use axum::extract::{Multipart, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use flotilla_core::access::Scope;
-use flotilla_store::{LabelTarget, ProfileRecord};
+use flotilla_store::LabelTarget;
 use serde::Deserialize;
-use serde_json::{json, Value};
-
-fn view(profile: &ProfileRecord) -> Value {
-    let mut value = json!({
-        "profile_uuid": profile.uuid,
-        "team_id": match profile.scope { Scope::Team(t) => t.0, _ => 0 },
-        "name": profile.name,
-        "identifier": profile.identifier,
-        "platform": "darwin",
-        "checksum": profile.checksum,
-        "created_at": wire::timestamp(profile.created_at),
-        "uploaded_at": wire::timestamp(profile.uploaded_at),
-    });
-    for target in [
-        LabelTarget::IncludeAll,
-        LabelTarget::IncludeAny,
-        LabelTarget::ExcludeAny,
-    ] {
-        let labels: Vec<Value> = profile
-            .labels
-            .iter()
-            .filter(|(_, _, t)| *t == target)
-            .map(|(id, name, _)| json!({"id": id.0, "name": name}))
-            .collect();
-        if !labels.is_empty() {
-            if let Some(object) = value.as_object_mut() {
-                object.insert(format!("labels_{}", target.as_str()), Value::Array(labels));
-            }
-        }
-    }
-    value
-}
 
 /// The multipart form Fleet's clients send.
 #[derive(Default)]
@@ -94,7 +63,7 @@ pub async fn upload(
     State(state): State<AppState>,
     session: Session,
     multipart: Multipart,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ProfileCreated>> {
     let form = read_form(multipart).await?;
     let scope = teams::scope_of(&state, form.team_id).await?;
     let Some((file_name, content)) = form.profile else {
@@ -112,20 +81,25 @@ pub async fn upload(
         &form.labels,
     )
     .await?;
-    Ok(Json(json!({ "profile_uuid": created.uuid })))
+    Ok(Json(ProfileCreated {
+        profile_uuid: created.uuid,
+    }))
 }
 
 pub async fn list(
     State(state): State<AppState>,
     session: Session,
     QueryParams(params): QueryParams<TeamParams>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ProfilesResponse>> {
     let scope = teams::scope_of(&state, params.team_id).await?;
     let list = profiles::list(&state, &session.caller(), scope).await?;
-    Ok(Json(json!({
-        "profiles": list.iter().map(view).collect::<Vec<_>>(),
-        "meta": {"has_next_results": false, "has_previous_results": false},
-    })))
+    Ok(Json(ProfilesResponse {
+        profiles: wire::all(&list),
+        meta: ListMeta {
+            has_next_results: false,
+            has_previous_results: false,
+        },
+    }))
 }
 
 #[derive(Deserialize, Default)]
@@ -159,14 +133,14 @@ pub async fn get(
             .into_response());
     }
     let profile = profiles::get(&state, &session.caller(), &uuid).await?;
-    Ok(Json(view(&profile)).into_response())
+    Ok(Json(Profile::from(&profile)).into_response())
 }
 
 pub async fn delete(
     State(state): State<AppState>,
     session: Session,
     PathParam(uuid): PathParam<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Empty>> {
     profiles::delete(&state, &session.caller(), &uuid).await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }

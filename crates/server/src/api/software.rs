@@ -6,30 +6,11 @@ use crate::auth::Session;
 use crate::error::{ApiError, ApiResult, PathParam, QueryParams};
 use crate::multipart::{form_fields, FormField};
 use crate::service::{software, teams};
+use crate::wire::library::{PackageUploaded, PackageView, SoftwareTitlesResponse};
+use crate::wire::{self, Empty};
 use crate::AppState;
 use axum::extract::{Multipart, State};
 use axum::Json;
-use flotilla_store::SoftwarePackage;
-use serde_json::{json, Value};
-
-fn title_view(package: &SoftwarePackage) -> Value {
-    json!({
-        "id": package.id,
-        "name": package.title,
-        "source": "apps",
-        "bundle_identifier": package.bundle_id,
-        "versions_count": 0,
-        "software_package": {
-            "name": package.filename,
-            "version": package.version,
-            "hash_sha256": package.sha256,
-            "self_service": package.self_service,
-            "install_script": package.install_script,
-            "uninstall_script": package.uninstall_script,
-            "uploaded_at": crate::wire::timestamp(package.created_at),
-        },
-    })
-}
 
 #[derive(Default)]
 struct UploadForm {
@@ -75,7 +56,7 @@ pub async fn upload(
     State(state): State<AppState>,
     session: Session,
     multipart: Multipart,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PackageUploaded>> {
     let form = read_form(multipart).await?;
     let scope = teams::scope_of(&state, form.team_id).await?;
     let (file_name, bytes) = form.software.unwrap_or_default();
@@ -87,22 +68,23 @@ pub async fn upload(
         self_service: form.self_service,
     };
     let stored = software::add(&state, &session.caller(), scope, upload).await?;
-    Ok(Json(
-        json!({ "software_package": title_view(&stored)["software_package"], "title_id": stored.id }),
-    ))
+    Ok(Json(PackageUploaded {
+        software_package: PackageView::from(&stored),
+        title_id: stored.id,
+    }))
 }
 
 pub async fn titles(
     State(state): State<AppState>,
     session: Session,
     QueryParams(params): QueryParams<TeamParams>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SoftwareTitlesResponse>> {
     let scope = teams::scope_of(&state, params.team_id).await?;
     let packages = software::list(&state, &session.caller(), scope).await?;
-    Ok(Json(json!({
-        "count": packages.len(),
-        "software_titles": packages.iter().map(title_view).collect::<Vec<_>>(),
-    })))
+    Ok(Json(SoftwareTitlesResponse {
+        count: packages.len(),
+        software_titles: wire::all(&packages),
+    }))
 }
 
 /// Fleet's `DELETE /software/titles/{id}/available_for_install`.
@@ -110,7 +92,7 @@ pub async fn remove(
     State(state): State<AppState>,
     session: Session,
     PathParam(id): PathParam<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Empty>> {
     software::remove(&state, &session.caller(), id).await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod device;
+pub mod library;
 pub mod orbit;
 pub mod osquery;
 
