@@ -337,9 +337,10 @@ impl Store {
             });
             write_host_entra(&mut tx, host, identity.as_ref()).await?;
         }
-        // The verdict follows from these results: decided by the worker, and
-        // not lost if this process stops before it runs.
-        if write.details_answered || write.policies_answered {
+        // The verdict follows from these results (labels decide which
+        // label-targeted policies count): decided by the worker, and not lost
+        // if this process stops before it runs.
+        if write.details_answered || write.policies_answered || !write.labels.is_empty() {
             crate::dirty::mark(
                 &mut tx,
                 crate::DirtyKind::Compliance,

@@ -31,6 +31,7 @@ pub use dirty::{DirtyClaim, DirtyKind};
 pub use error::StoreError;
 pub use gitops::{DesiredPackage, DesiredProfile, DesiredState, DesiredTeam, PackageFacts};
 pub use hosts::{HostFilter, HostOrder, Page, PolicyResponseFilter, TeamFilter};
+pub use policies::SettingsDocument;
 pub use profiles::{LabelTarget, NewProfile, ProfileRecord};
 pub use queries::SavedQuery;
 pub use records::*;

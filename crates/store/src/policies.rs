@@ -11,6 +11,7 @@ use crate::{as_flag, flag, now, opt_flag, Result, Store, StoreError, Tx};
 use flotilla_core::access::Scope;
 use flotilla_core::targeting::{label_scope_applies, LabelScope};
 use flotilla_core::{HostId, PolicyId, PolicyResponse, TeamId, UserId};
+use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -37,6 +38,13 @@ pub(crate) const POLICY_SELECT_UNCOUNTED: &str = concat!(
     "0 AS passing_host_count, 0 AS failing_host_count FROM policies p LEFT JOIN users u ON u.id = p.author_id \
      LEFT JOIN software_packages sp ON sp.id = p.install_software_id"
 );
+
+/// A settings document to replace: a team's, or the org's.
+#[derive(Debug, Clone, Copy)]
+pub enum SettingsDocument<'a> {
+    Team { id: TeamId, document: &'a Value },
+    Org(&'a Value),
+}
 
 /// The hosts a policy of this scope is checked on.
 fn affected_by_scope(scope: Scope) -> Affected<'static> {
@@ -154,6 +162,43 @@ impl Store {
         .await?;
         self.commit_marked(tx).await?;
         self.policy(id).await
+    }
+
+    /// A team's (or "No team"'s) conditional access as one change: the new
+    /// flags of its policies and its new settings document, each with its
+    /// activity, in one transaction that marks the scope's hosts.
+    pub async fn save_conditional_access(
+        &self,
+        policies: &[(PolicyId, PolicySpec, Activity)],
+        settings: SettingsDocument<'_>,
+        activity: Activity,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for (id, spec, activity) in policies {
+            update_policy_row(&mut tx, *id, spec, false).await?;
+            record_activity(&mut tx, activity).await?;
+        }
+        let affected = match settings {
+            SettingsDocument::Team { id, document } => {
+                let updated = sqlx::query("UPDATE teams SET document = $1 WHERE id = $2")
+                    .bind(document.to_string())
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?;
+                if updated.rows_affected() == 0 {
+                    return Err(StoreError::NotFound("team"));
+                }
+                Affected::Team(Some(id))
+            }
+            SettingsDocument::Org(document) => {
+                crate::config::upsert_app_config(&mut tx, document).await?;
+                Affected::Team(None)
+            }
+        };
+        record_activity(&mut tx, &activity).await?;
+        crate::dirty::mark(&mut tx, DirtyKind::Compliance, affected).await?;
+        self.commit_marked(tx).await?;
+        Ok(())
     }
 
     /// Deletes policies of one scope; every id must belong to it or nothing is deleted.

@@ -9,7 +9,7 @@ use crate::AppState;
 use flotilla_core::access::Scope;
 use flotilla_core::activity::ActivityType;
 use flotilla_core::PolicyId;
-use flotilla_store::{IntegrationStatus, MsIntegration, PolicyRecord};
+use flotilla_store::{IntegrationStatus, MsIntegration, PolicyRecord, SettingsDocument};
 use serde_json::{json, Value};
 
 /// How long the admin has to finish Microsoft's consent page.
@@ -211,7 +211,7 @@ fn set_switch(document: &mut Value, enabled: bool) {
 }
 
 /// Switches conditional access for a team (or "No team") and sets which of
-/// its policies count.
+/// its policies count: every change checked first, then written together.
 pub async fn set_automation(
     state: &AppState,
     caller: &Caller,
@@ -221,14 +221,16 @@ pub async fn set_automation(
 ) -> ServiceResult<()> {
     caller.require_write(scope)?;
     let team = team_of(scope)?;
+    let mut changes = Vec::new();
     for policy in state.store.policies(scope).await? {
         let wanted = counted.contains(&policy.id);
         if wanted != policy.conditional_access_enabled {
-            policies::modify(state, caller, Some(scope), policy.id, |mut spec| {
+            let (spec, activity) = policies::checked_change(state, caller, &policy, |mut spec| {
                 spec.conditional_access_enabled = wanted;
                 spec
             })
             .await?;
+            changes.push((policy.id, spec, activity));
         }
     }
     let activity = caller.activity(
@@ -239,22 +241,22 @@ pub async fn set_automation(
         },
         json!({ "team_id": team.map(|t| t.0) }),
     );
-    match team {
-        Some(id) => {
-            let team = state.store.team(id).await?;
-            let mut document = team.document.clone();
-            set_switch(&mut document, enabled);
-            state
-                .store
-                .update_team(id, &team.name, &team.description, &document, Some(activity))
-                .await?;
-        }
-        None => {
-            let mut config = state.store.app_config().await?.unwrap_or_else(|| json!({}));
-            set_switch(&mut config, enabled);
-            state.store.save_app_config(&config, Some(activity)).await?;
-        }
-    }
+    let mut document = match team {
+        Some(id) => state.store.team(id).await?.document,
+        None => state.store.app_config().await?.unwrap_or_else(|| json!({})),
+    };
+    set_switch(&mut document, enabled);
+    let settings = match team {
+        Some(id) => SettingsDocument::Team {
+            id,
+            document: &document,
+        },
+        None => SettingsDocument::Org(&document),
+    };
+    state
+        .store
+        .save_conditional_access(&changes, settings, activity)
+        .await?;
     Ok(())
 }
 

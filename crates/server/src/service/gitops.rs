@@ -26,14 +26,28 @@ pub async fn apply(
     mut request: ApplyRequest,
 ) -> ServiceResult<ApplyOutcome> {
     caller.require_global_admin()?;
-    // Profiles are plists and the run carries many: check them off the async workers.
+    // Profiles are plists and the run carries many: check and read them off
+    // the async workers.
     let (request, checked) = tokio::task::spawn_blocking(move || {
-        let checked = validate_request(&mut request);
+        let checked = validate_request(&mut request)
+            .map_err(ServiceError::from)
+            .and_then(|()| {
+                request
+                    .teams
+                    .iter()
+                    .map(|team| {
+                        team.profiles
+                            .iter()
+                            .map(desired_profile)
+                            .collect::<ServiceResult<Vec<_>>>()
+                    })
+                    .collect::<ServiceResult<Vec<_>>>()
+            });
         (request, checked)
     })
     .await
     .map_err(|_| ServiceError::Internal)?;
-    checked?;
+    let mut team_profiles = checked?.into_iter();
     let server_url = request
         .global
         .as_ref()
@@ -48,11 +62,7 @@ pub async fn apply(
     let mut teams = Vec::with_capacity(request.teams.len());
     let mut missing = ValidationErrors::default();
     for team in &request.teams {
-        let profiles = team
-            .profiles
-            .iter()
-            .map(desired_profile)
-            .collect::<ServiceResult<Vec<_>>>()?;
+        let profiles = team_profiles.next().unwrap_or_default();
         let mut packages = Vec::new();
         for def in &team.packages {
             match software::facts_by_sha256(state, &def.hash_sha256, def.file_name.as_deref()).await? {

@@ -127,6 +127,24 @@ pub async fn create(
         .await?)
 }
 
+/// A checked change to a policy the caller may change: the new spec and
+/// its `edited_policy` activity, for a use case that writes it with more.
+pub(super) async fn checked_change(
+    state: &AppState,
+    caller: &Caller,
+    current: &PolicyRecord,
+    change: impl FnOnce(PolicySpec) -> PolicySpec,
+) -> ServiceResult<(PolicySpec, flotilla_store::Activity)> {
+    caller.require_write(current.scope)?;
+    let spec = checked(change(spec_of(current)))?;
+    check_install_software(state, current.scope, &spec).await?;
+    let activity = caller.activity(
+        ActivityType::EditedPolicy,
+        json!({ "policy_id": current.id.0, "policy_name": spec.name }),
+    );
+    Ok((spec, activity))
+}
+
 /// Changes a policy: `change` turns the current spec into the new one.
 pub async fn modify(
     state: &AppState,
@@ -136,13 +154,7 @@ pub async fn modify(
     change: impl FnOnce(PolicySpec) -> PolicySpec,
 ) -> ServiceResult<PolicyRecord> {
     let current = get(state, caller, scope, id).await?;
-    caller.require_write(current.scope)?;
-    let spec = checked(change(spec_of(&current)))?;
-    check_install_software(state, current.scope, &spec).await?;
-    let activity = caller.activity(
-        ActivityType::EditedPolicy,
-        json!({ "policy_id": id.0, "policy_name": spec.name }),
-    );
+    let (spec, activity) = checked_change(state, caller, &current, change).await?;
     Ok(state
         .store
         .update_policy(current.id, &spec, activity)

@@ -35,7 +35,7 @@ async fn policy_results_are_stored_as_pass_fail_and_unknown() {
 }
 
 #[tokio::test]
-async fn a_policy_answer_marks_the_host_dirty_in_the_same_write() {
+async fn a_policy_or_label_answer_marks_the_host_dirty_in_the_same_write() {
     each_backend(|store| async move {
         let mac = host(&store, "UUID-A", None).await;
         let p = policy(&store, Scope::Global, "Firewall").await;
@@ -47,14 +47,27 @@ async fn a_policy_answer_marks_the_host_dirty_in_the_same_write() {
             .finish_dirty_hosts(DirtyKind::Compliance, "t", &claimed)
             .await
             .unwrap();
-        let labels_only = AgentWrite {
+        // Nothing to ask about labels: nothing changed, nothing to decide.
+        let no_labels = AgentWrite {
             labels_answered: true,
             ..AgentWrite::default()
         };
-        store.apply_agent_write(mac, &labels_only).await.unwrap();
+        store.apply_agent_write(mac, &no_labels).await.unwrap();
         assert_eq!(
             store.dirty_host_count(DirtyKind::Compliance).await.unwrap(),
             0
+        );
+        // A label answer can change which label-targeted policies count.
+        let builtin = store.labels().await.unwrap()[0].id;
+        let label_answer = AgentWrite {
+            labels: vec![(builtin, LabelOutcome::Member)],
+            labels_answered: true,
+            ..AgentWrite::default()
+        };
+        store.apply_agent_write(mac, &label_answer).await.unwrap();
+        assert_eq!(
+            store.dirty_host_count(DirtyKind::Compliance).await.unwrap(),
+            1
         );
         store
             .apply_agent_write(mac, &policy_write(&[(p, PolicyResponse::Fail)]))

@@ -5,7 +5,7 @@ use crate::fixtures::{activity, host, policy, policy_spec, policy_write, team};
 use flotilla_core::access::Scope;
 use flotilla_core::activity::ActivityType;
 use flotilla_core::{PolicyId, PolicyResponse};
-use flotilla_store::{DirtyKind, StoreError};
+use flotilla_store::{DirtyKind, SettingsDocument, StoreError};
 
 #[tokio::test]
 async fn a_team_sees_global_and_its_own_policies_only() {
@@ -132,6 +132,76 @@ async fn policy_names_are_unique_within_a_scope() {
             .unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{err}");
         policy(&store, Scope::Global, "Firewall").await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_teams_conditional_access_is_saved_in_one_transaction() {
+    each_backend(|store| async move {
+        let design = team(&store, "Design").await;
+        let mac = host(&store, "UUID-A", Some(design)).await;
+        let p = policy(&store, Scope::Team(design), "Firewall").await;
+        let mut spec = policy_spec("Firewall");
+        spec.conditional_access_enabled = false;
+        let switched_on = serde_json::json!({"integrations": {"conditional_access_enabled": true}});
+        // A missing team: nothing is written, not even the policy's flag.
+        let missing = SettingsDocument::Team {
+            id: flotilla_core::TeamId(9999),
+            document: &switched_on,
+        };
+        let changes = vec![(p, spec.clone(), activity(ActivityType::EditedPolicy))];
+        assert!(store
+            .save_conditional_access(
+                &changes,
+                missing,
+                activity(ActivityType::EnabledConditionalAccessAutomations)
+            )
+            .await
+            .is_err());
+        assert!(store.policy(p).await.unwrap().conditional_access_enabled);
+        let claimed = store
+            .claim_dirty_hosts(DirtyKind::Compliance, "t", 100, 30)
+            .await
+            .unwrap();
+        store
+            .finish_dirty_hosts(DirtyKind::Compliance, "t", &claimed)
+            .await
+            .unwrap();
+
+        let settings = SettingsDocument::Team {
+            id: design,
+            document: &switched_on,
+        };
+        store
+            .save_conditional_access(
+                &changes,
+                settings,
+                activity(ActivityType::EnabledConditionalAccessAutomations),
+            )
+            .await
+            .unwrap();
+        assert!(!store.policy(p).await.unwrap().conditional_access_enabled);
+        assert_eq!(store.team(design).await.unwrap().document, switched_on);
+        let kinds: Vec<String> = store
+            .activities(0, 2)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.activity_type)
+            .collect();
+        assert_eq!(
+            kinds,
+            ["enabled_conditional_access_automations", "edited_policy"]
+        );
+        let dirty: Vec<_> = store
+            .claim_dirty_hosts(DirtyKind::Compliance, "t", 100, 30)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.host)
+            .collect();
+        assert_eq!(dirty, [mac]);
     })
     .await;
 }
