@@ -5,6 +5,7 @@ use crate::auth::Session;
 use crate::error::{ApiError, ApiResult, JsonBody, QueryParams};
 use crate::service::conditional_access::{self as ca, ConsentAnswer};
 use crate::service::ServiceError;
+use crate::wire::requests::{ConnectBody, ConsentReturn};
 use crate::wire::{ConditionalAccessStatus, ConsentUrlResponse, Empty};
 use crate::AppState;
 use axum::extract::State;
@@ -12,16 +13,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use flotilla_store::IntegrationStatus;
-use serde::Deserialize;
 
 /// The console page that shows the connection.
 pub const SETTINGS_PAGE: &str = "/settings/integrations/conditional-access";
-
-#[derive(Deserialize)]
-pub struct ConnectBody {
-    #[serde(default)]
-    microsoft_tenant_id: String,
-}
 
 pub async fn connect(
     State(state): State<AppState>,
@@ -32,18 +26,6 @@ pub async fn connect(
     Ok(Json(ConsentUrlResponse {
         microsoft_authentication_url: url,
     }))
-}
-
-#[derive(Deserialize)]
-pub struct ConsentReturn {
-    #[serde(default)]
-    tenant: String,
-    #[serde(default)]
-    state: String,
-    #[serde(default)]
-    error: String,
-    #[serde(default)]
-    error_description: String,
 }
 
 /// Microsoft sends the admin's browser back here; `state` proves the round

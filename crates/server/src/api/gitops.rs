@@ -6,13 +6,13 @@ use crate::auth::Session;
 use crate::error::{ApiError, ApiResult, JsonBody, PathParam, QueryParams};
 use crate::service::{gitops, software};
 use crate::wire::library::InstallerStored;
+use crate::wire::requests::InstallerParams;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use flotilla_core::gitops::{ApplyOutcome, ApplyRequest};
-use serde::Deserialize;
 
 pub async fn apply(
     State(state): State<AppState>,
@@ -22,13 +22,6 @@ pub async fn apply(
     Ok(Json(
         gitops::apply(&state, &session.caller(), request).await?,
     ))
-}
-
-#[derive(Deserialize)]
-pub struct InstallerParams {
-    /// The installer's file name, for its title when it has no metadata.
-    #[serde(default)]
-    filename: Option<String>,
 }
 
 /// `HEAD`/`GET /gitops/installers/{sha256}`: 200 when the server holds it.

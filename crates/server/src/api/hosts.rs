@@ -4,25 +4,15 @@ use super::PageParams;
 use crate::auth::Session;
 use crate::error::{ApiError, ApiResult, JsonBody, PathParam, QueryParams};
 use crate::service::hosts::{self, HostDetails};
+use crate::wire::requests::{HostListParams, TransferBody};
 use crate::wire::{self, CountResponse, Empty, Host, HostDetail, HostResponse, HostsResponse};
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
 use flotilla_core::{HostId, LabelId, PolicyId, TeamId};
 use flotilla_store::{HostFilter, HostOrder, HostRecord, Page, PolicyResponseFilter, TeamFilter};
-use serde::Deserialize;
 
-/// Host filters; pagination comes separately as [`PageParams`] from the same query string.
-#[derive(Deserialize, Default)]
-pub struct ListParams {
-    team_id: Option<i64>,
-    label_id: Option<i64>,
-    policy_id: Option<i64>,
-    policy_response: Option<String>,
-    query: Option<String>,
-}
-
-fn filter_for(params: &ListParams) -> ApiResult<HostFilter> {
+fn filter_for(params: &HostListParams) -> ApiResult<HostFilter> {
     // Fleet's team_id=0 means "No team".
     let team = match params.team_id {
         None => TeamFilter::Any,
@@ -95,7 +85,7 @@ pub fn host_list(hosts: &[HostRecord], now: i64) -> HostsResponse {
 pub async fn list(
     State(state): State<AppState>,
     session: Session,
-    QueryParams(params): QueryParams<ListParams>,
+    QueryParams(params): QueryParams<HostListParams>,
     QueryParams(page): QueryParams<PageParams>,
 ) -> ApiResult<Json<HostsResponse>> {
     let filter = filter_for(&params)?;
@@ -106,7 +96,7 @@ pub async fn list(
 pub async fn count(
     State(state): State<AppState>,
     session: Session,
-    QueryParams(params): QueryParams<ListParams>,
+    QueryParams(params): QueryParams<HostListParams>,
 ) -> ApiResult<Json<CountResponse>> {
     let filter = filter_for(&params)?;
     let count = hosts::count(&state, &session.caller(), filter).await?;
@@ -157,12 +147,6 @@ pub async fn refetch(
 ) -> ApiResult<Json<Empty>> {
     hosts::refetch(&state, &session.caller(), HostId(id)).await?;
     Ok(Json(Empty {}))
-}
-
-#[derive(Deserialize)]
-pub struct TransferBody {
-    team_id: Option<i64>,
-    hosts: Vec<i64>,
 }
 
 /// Moves hosts to a team (`team_id` null or 0: "No team").

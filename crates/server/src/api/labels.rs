@@ -5,29 +5,12 @@ use super::PageParams;
 use crate::auth::Session;
 use crate::error::{ApiError, ApiResult, JsonBody, PathParam, QueryParams};
 use crate::service::labels::{self, LabelChange, Members, NewLabel};
+use crate::wire::requests::{CreateLabelBody, ModifyLabelBody};
 use crate::wire::{self, Empty, HostsResponse, Label, LabelResponse, LabelsResponse};
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
 use flotilla_core::{HostId, LabelId};
-use serde::Deserialize;
-
-#[derive(Deserialize)]
-pub struct CreateBody {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    query: String,
-    #[serde(default)]
-    platform: String,
-    /// Fleet's "manual" or "dynamic"; a host list alone also makes a manual label.
-    label_membership_type: Option<String>,
-    /// Manual membership by hostname (or UUID, serial).
-    hosts: Option<Vec<String>>,
-    host_ids: Option<Vec<i64>>,
-}
 
 fn members(hosts: Option<Vec<String>>, host_ids: Option<Vec<i64>>) -> Option<Members> {
     if hosts.is_none() && host_ids.is_none() {
@@ -46,7 +29,7 @@ fn members(hosts: Option<Vec<String>>, host_ids: Option<Vec<i64>>) -> Option<Mem
 pub async fn create(
     State(state): State<AppState>,
     session: Session,
-    JsonBody(body): JsonBody<CreateBody>,
+    JsonBody(body): JsonBody<CreateLabelBody>,
 ) -> ApiResult<Json<LabelResponse>> {
     let members = members(body.hosts, body.host_ids);
     let manual = match body.label_membership_type.as_deref() {
@@ -95,19 +78,11 @@ pub async fn get(
     }))
 }
 
-#[derive(Deserialize)]
-pub struct ModifyBody {
-    name: Option<String>,
-    description: Option<String>,
-    hosts: Option<Vec<String>>,
-    host_ids: Option<Vec<i64>>,
-}
-
 pub async fn modify(
     State(state): State<AppState>,
     session: Session,
     PathParam(id): PathParam<i64>,
-    JsonBody(body): JsonBody<ModifyBody>,
+    JsonBody(body): JsonBody<ModifyLabelBody>,
 ) -> ApiResult<Json<LabelResponse>> {
     let change = LabelChange {
         name: body.name,

@@ -4,6 +4,7 @@
 use crate::auth::Session;
 use crate::error::{ApiResult, JsonBody, PathParam};
 use crate::service::{policies, teams};
+use crate::wire::requests::{DeletePoliciesBody, PolicyBody};
 use crate::wire::{self, DeletedResponse, PoliciesResponse, Policy, PolicyResponse};
 use crate::AppState;
 use axum::extract::State;
@@ -11,29 +12,6 @@ use axum::Json;
 use flotilla_core::access::Scope;
 use flotilla_core::PolicyId;
 use flotilla_store::PolicySpec;
-use serde::Deserialize;
-use serde_json::Value;
-
-/// Every field optional, so one body serves create (defaults) and modify (current values).
-#[derive(Deserialize, Default)]
-pub struct PolicyBody {
-    name: Option<String>,
-    query: Option<String>,
-    description: Option<String>,
-    resolution: Option<String>,
-    platform: Option<String>,
-    critical: Option<bool>,
-    calendar_events_enabled: Option<bool>,
-    conditional_access_enabled: Option<bool>,
-    /// Absent: unchanged; null: none; a number: the team's software title to install.
-    #[serde(default, deserialize_with = "present")]
-    software_title_id: Option<Value>,
-}
-
-/// Keeps an explicit `null` as `Some(Null)`, so it differs from an absent key.
-fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(deserializer).map(Some)
-}
 
 impl PolicyBody {
     /// The policy this body describes, on top of `base`.
@@ -115,16 +93,11 @@ async fn modify(
     }))
 }
 
-#[derive(Deserialize)]
-pub struct DeleteBody {
-    ids: Vec<i64>,
-}
-
 async fn delete(
     state: &AppState,
     session: &Session,
     scope: Scope,
-    body: DeleteBody,
+    body: DeletePoliciesBody,
 ) -> ApiResult<Json<DeletedResponse>> {
     let ids: Vec<PolicyId> = body.ids.iter().copied().map(PolicyId).collect();
     let deleted = policies::delete(state, &session.caller(), scope, &ids).await?;
@@ -166,7 +139,7 @@ pub async fn modify_global(
 pub async fn delete_global(
     State(state): State<AppState>,
     session: Session,
-    JsonBody(body): JsonBody<DeleteBody>,
+    JsonBody(body): JsonBody<DeletePoliciesBody>,
 ) -> ApiResult<Json<DeletedResponse>> {
     delete(&state, &session, Scope::Global, body).await
 }
@@ -213,7 +186,7 @@ pub async fn delete_team(
     State(state): State<AppState>,
     session: Session,
     PathParam(team): PathParam<i64>,
-    JsonBody(body): JsonBody<DeleteBody>,
+    JsonBody(body): JsonBody<DeletePoliciesBody>,
 ) -> ApiResult<Json<DeletedResponse>> {
     let scope = teams::scope_of(&state, Some(team)).await?;
     delete(&state, &session, scope, body).await

@@ -7,6 +7,7 @@ use crate::error::{ApiError, ApiResult, PathParam, QueryParams};
 use crate::multipart::{form_fields, FormField};
 use crate::service::{profiles, teams};
 use crate::wire::library::{ListMeta, Profile, ProfileCreated, ProfilesResponse};
+use crate::wire::requests::ProfileGetParams;
 use crate::wire::{self, Empty};
 use crate::AppState;
 use axum::extract::{Multipart, State};
@@ -14,7 +15,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use flotilla_store::LabelTarget;
-use serde::Deserialize;
 
 /// The multipart form Fleet's clients send.
 #[derive(Default)]
@@ -102,17 +102,12 @@ pub async fn list(
     }))
 }
 
-#[derive(Deserialize, Default)]
-pub struct GetParams {
-    alt: Option<String>,
-}
-
 /// The profile's details, or with `?alt=media` the .mobileconfig itself.
 pub async fn get(
     State(state): State<AppState>,
     session: Session,
     PathParam(uuid): PathParam<String>,
-    QueryParams(params): QueryParams<GetParams>,
+    QueryParams(params): QueryParams<ProfileGetParams>,
 ) -> ApiResult<Response> {
     if params.alt.as_deref() == Some("media") {
         let (profile, content) = profiles::content(&state, &session.caller(), &uuid).await?;

@@ -4,39 +4,12 @@ use crate::auth::Session;
 use crate::error::{ApiError, ApiResult, JsonBody};
 use crate::service::teams;
 use crate::service::users::{self, SetupAdmin};
+use crate::wire::requests::{LoginBody, SetupBody};
 use crate::wire::{AvailableTeam, Empty, LoginResponse, MeResponse, SetupResponse, User};
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
 use flotilla_store::UserRecord;
-use serde::Deserialize;
-
-#[derive(Deserialize)]
-pub struct SetupAdminBody {
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    password: String,
-    #[serde(default)]
-    name: String,
-}
-
-#[derive(Deserialize, Default)]
-pub struct SetupOrg {
-    #[serde(default)]
-    org_name: String,
-    #[serde(default)]
-    org_logo_url: String,
-}
-
-#[derive(Deserialize)]
-pub struct SetupBody {
-    admin: Option<SetupAdminBody>,
-    #[serde(default)]
-    org_info: SetupOrg,
-    #[serde(default)]
-    server_url: String,
-}
 
 pub async fn setup(
     State(state): State<AppState>,
@@ -64,14 +37,6 @@ pub async fn setup(
         server_url: body.server_url,
         token: done.token,
     }))
-}
-
-#[derive(Deserialize)]
-pub struct LoginBody {
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    password: String,
 }
 
 pub async fn login(

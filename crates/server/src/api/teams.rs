@@ -3,6 +3,7 @@
 use crate::auth::Session;
 use crate::error::{ApiResult, JsonBody, PathParam};
 use crate::service::teams::{self, TeamChange, TeamView};
+use crate::wire::requests::{CreateTeamBody, GlobalSecretsBody, ModifyTeamBody, SecretsBody};
 use crate::wire::{
     self, Empty, GlobalSecretsResponse, GlobalSecretsSpec, SecretsResponse, TeamResponse,
     TeamsResponse,
@@ -11,25 +12,16 @@ use crate::AppState;
 use axum::extract::State;
 use axum::Json;
 use flotilla_core::TeamId;
-use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 fn team_json(view: &TeamView) -> wire::Team {
     wire::Team::of(&view.team, &view.secrets)
 }
 
-#[derive(Deserialize)]
-pub struct CreateBody {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    description: String,
-}
-
 pub async fn create(
     State(state): State<AppState>,
     session: Session,
-    JsonBody(body): JsonBody<CreateBody>,
+    JsonBody(body): JsonBody<CreateTeamBody>,
 ) -> ApiResult<Json<TeamResponse>> {
     let team = teams::create(&state, &session.caller(), &body.name, &body.description).await?;
     Ok(Json(TeamResponse {
@@ -58,19 +50,11 @@ pub async fn get(
     }))
 }
 
-#[derive(Deserialize)]
-pub struct ModifyBody {
-    name: Option<String>,
-    description: Option<String>,
-    #[serde(flatten)]
-    settings: Map<String, Value>,
-}
-
 pub async fn modify(
     State(state): State<AppState>,
     session: Session,
     PathParam(id): PathParam<i64>,
-    JsonBody(body): JsonBody<ModifyBody>,
+    JsonBody(body): JsonBody<ModifyTeamBody>,
 ) -> ApiResult<Json<TeamResponse>> {
     let change = TeamChange {
         name: body.name,
@@ -116,17 +100,6 @@ pub async fn secrets(
     }))
 }
 
-#[derive(Deserialize)]
-pub struct SecretEntry {
-    #[serde(default)]
-    secret: String,
-}
-
-#[derive(Deserialize)]
-pub struct SecretsBody {
-    secrets: Vec<SecretEntry>,
-}
-
 impl SecretsBody {
     fn secrets(self) -> Vec<String> {
         self.secrets.into_iter().map(|s| s.secret).collect()
@@ -157,11 +130,6 @@ pub async fn global_secrets(
             secrets: wire::secrets(&secrets),
         },
     }))
-}
-
-#[derive(Deserialize)]
-pub struct GlobalSecretsBody {
-    spec: SecretsBody,
 }
 
 pub async fn replace_global_secrets(

@@ -4,20 +4,14 @@ use crate::auth::Session;
 use crate::error::{ApiResult, JsonBody, PathParam};
 use crate::service::teams;
 use crate::service::users::{self, NewUserInput};
+use crate::wire::requests::{CreateUserBody, ModifyUserBody, TeamRoleBody};
 use crate::wire::{Empty, User, UserResponse, UsersResponse};
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
 use flotilla_core::{TeamId, UserId};
-use serde::Deserialize;
 
-#[derive(Deserialize)]
-pub struct TeamRole {
-    id: i64,
-    role: String,
-}
-
-fn team_roles(teams: Vec<TeamRole>) -> Vec<users::TeamRole> {
+fn team_roles(teams: Vec<TeamRoleBody>) -> Vec<users::TeamRole> {
     teams
         .into_iter()
         .map(|t| users::TeamRole {
@@ -27,23 +21,10 @@ fn team_roles(teams: Vec<TeamRole>) -> Vec<users::TeamRole> {
         .collect()
 }
 
-#[derive(Deserialize)]
-pub struct CreateBody {
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    password: String,
-    global_role: Option<String>,
-    #[serde(default)]
-    teams: Vec<TeamRole>,
-}
-
 pub async fn create(
     State(state): State<AppState>,
     session: Session,
-    JsonBody(body): JsonBody<CreateBody>,
+    JsonBody(body): JsonBody<CreateUserBody>,
 ) -> ApiResult<Json<UserResponse>> {
     let input = NewUserInput {
         email: body.email,
@@ -82,18 +63,12 @@ pub async fn get(
     }))
 }
 
-#[derive(Deserialize)]
-pub struct ModifyBody {
-    global_role: Option<String>,
-    teams: Option<Vec<TeamRole>>,
-}
-
 /// Changes a user's role: a global role, or roles on teams.
 pub async fn modify(
     State(state): State<AppState>,
     session: Session,
     PathParam(id): PathParam<i64>,
-    JsonBody(body): JsonBody<ModifyBody>,
+    JsonBody(body): JsonBody<ModifyUserBody>,
 ) -> ApiResult<Json<UserResponse>> {
     let roles = team_roles(body.teams.unwrap_or_default());
     let user = users::set_roles(

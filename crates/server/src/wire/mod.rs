@@ -9,6 +9,7 @@ pub mod device;
 pub mod library;
 pub mod orbit;
 pub mod osquery;
+pub mod requests;
 
 pub use admin::*;
 
