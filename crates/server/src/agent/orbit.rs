@@ -4,35 +4,17 @@
 use super::AgentResult;
 use crate::error::JsonBody;
 use crate::service::agent;
+use crate::wire::orbit::{DeviceTokenBody, OrbitEnrollBody, OrbitKeyBody};
 use crate::wire::orbit::{EnrollResponse, OrbitConfig};
 use crate::wire::Empty;
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
 use flotilla_store::{AgentKind, EnrollRequest};
-use serde::Deserialize;
-
-#[derive(Deserialize)]
-pub struct EnrollBody {
-    #[serde(default)]
-    enroll_secret: String,
-    #[serde(default)]
-    hardware_uuid: String,
-    #[serde(default)]
-    hardware_serial: String,
-    #[serde(default)]
-    hostname: String,
-    #[serde(default)]
-    platform: String,
-    #[serde(default)]
-    computer_name: String,
-    #[serde(default)]
-    hardware_model: String,
-}
 
 pub async fn enroll(
     State(state): State<AppState>,
-    JsonBody(body): JsonBody<EnrollBody>,
+    JsonBody(body): JsonBody<OrbitEnrollBody>,
 ) -> AgentResult<Json<EnrollResponse>> {
     let request = EnrollRequest {
         uuid: body.hardware_uuid.trim().to_string(),
@@ -48,26 +30,12 @@ pub async fn enroll(
     Ok(Json(EnrollResponse { orbit_node_key }))
 }
 
-#[derive(Deserialize)]
-pub struct OrbitKeyBody {
-    #[serde(default)]
-    orbit_node_key: String,
-}
-
 pub async fn config(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<OrbitKeyBody>,
 ) -> AgentResult<Json<OrbitConfig>> {
     agent::authenticate(&state, AgentKind::Orbit, &body.orbit_node_key).await?;
     Ok(Json(OrbitConfig::default()))
-}
-
-#[derive(Deserialize)]
-pub struct DeviceTokenBody {
-    #[serde(default)]
-    orbit_node_key: String,
-    #[serde(default)]
-    device_auth_token: String,
 }
 
 pub async fn device_token(

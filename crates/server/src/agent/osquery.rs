@@ -4,6 +4,7 @@ use super::{enroll_request_from_details, rows_of, AgentResult};
 use crate::error::{ApiError, JsonBody};
 use crate::service::agent::{self, targets};
 use crate::wire::osquery::{DistributedReadResponse, EnrollResponse};
+use crate::wire::osquery::{DistributedWriteBody, EnrollBody, LogBody, NodeKeyBody};
 use crate::wire::Empty;
 use crate::AppState;
 use axum::extract::State;
@@ -16,19 +17,8 @@ use flotilla_core::query_name::QueryName;
 use flotilla_core::schedule::due_queries;
 use flotilla_core::{LabelOutcome, PolicyResponse, QueryOutcome};
 use flotilla_store::{AgentKind, AgentWrite};
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::BTreeSet;
-
-#[derive(Deserialize)]
-pub struct EnrollBody {
-    #[serde(default)]
-    enroll_secret: String,
-    #[serde(default)]
-    host_identifier: String,
-    #[serde(default)]
-    host_details: Map<String, Value>,
-}
 
 pub async fn enroll(
     State(state): State<AppState>,
@@ -37,12 +27,6 @@ pub async fn enroll(
     let request = enroll_request_from_details(&body.host_identifier, &body.host_details);
     let node_key = agent::enroll(&state, AgentKind::Osquery, &body.enroll_secret, request).await?;
     Ok(Json(EnrollResponse { node_key }))
-}
-
-#[derive(Deserialize)]
-pub struct NodeKeyBody {
-    #[serde(default)]
-    node_key: String,
 }
 
 /// The osquery options every host gets unless the admin sets `agent_options`.
@@ -160,16 +144,6 @@ pub async fn distributed_read(
     Ok(Json(read))
 }
 
-#[derive(Deserialize)]
-pub struct DistributedWriteBody {
-    #[serde(default)]
-    node_key: String,
-    #[serde(default)]
-    queries: Map<String, Value>,
-    #[serde(default)]
-    statuses: Map<String, Value>,
-}
-
 /// Reads a distributed write into the changes it makes.
 fn interpret_write(body: &DistributedWriteBody) -> AgentWrite {
     let names: BTreeSet<&String> = body.queries.keys().chain(body.statuses.keys()).collect();
@@ -214,16 +188,6 @@ pub async fn distributed_write(
     let write = interpret_write(&body);
     agent::record_results(&state, &host, &write).await?;
     Ok(Json(Empty {}))
-}
-
-#[derive(Deserialize)]
-pub struct LogBody {
-    #[serde(default)]
-    node_key: String,
-    #[serde(default)]
-    log_type: String,
-    #[serde(default)]
-    data: Vec<Value>,
 }
 
 /// Status and result logs are accepted and acknowledged; status logs go to

@@ -1,7 +1,7 @@
 //! fleetd's orbit API: enrollment and the config orbit polls
 //! (Fleet's `OrbitConfig`, `server/fleet/orbit.go`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 #[derive(Debug, Serialize)]
@@ -17,4 +17,36 @@ pub struct OrbitConfig {
     pub nudge_config: Option<Value>,
     pub notifications: Map<String, Value>,
     pub update_channels: Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+pub struct OrbitEnrollBody {
+    #[serde(default)]
+    pub enroll_secret: String,
+    #[serde(default)]
+    pub hardware_uuid: String,
+    #[serde(default)]
+    pub hardware_serial: String,
+    #[serde(default)]
+    pub hostname: String,
+    #[serde(default)]
+    pub platform: String,
+    #[serde(default)]
+    pub computer_name: String,
+    #[serde(default)]
+    pub hardware_model: String,
+}
+
+#[derive(Deserialize)]
+pub struct OrbitKeyBody {
+    #[serde(default)]
+    pub orbit_node_key: String,
+}
+
+#[derive(Deserialize)]
+pub struct DeviceTokenBody {
+    #[serde(default)]
+    pub orbit_node_key: String,
+    #[serde(default)]
+    pub device_auth_token: String,
 }
