@@ -579,3 +579,114 @@ async fn hosts_and_software_follow_one_rule_through_the_api_and_the_console() {
         server.finish().await;
     }
 }
+
+#[tokio::test]
+async fn org_settings_and_the_tenant_connection_follow_one_rule_through_two_doors() {
+    for database in databases().await {
+        let tenants = "tenants:\n  - id: 6f1c3a52-0c1e-4b8e-9a61-3f0d2b7c9e10\n    groups: [\"Flotilla conditional access\"]\n    users: \"user{n}@contoso.com\"\n    user_count: 2\n";
+        let emulator = common::microsoft::start_emulator(tenants, Default::default()).await;
+        let server = TestServer::start_with(database, common::microsoft::settings(&emulator)).await;
+        let token = server.setup().await;
+        let session = browser_login(&server, "admin@example.com").await;
+
+        // "No team"'s conditional access switch: through the API, then GitOps.
+        let switch = |config: &Value| config["integrations"]["conditional_access_enabled"].clone();
+        let (status, _) = server
+            .patch(
+                "/api/v1/fleet/config",
+                &token,
+                json!({"integrations": {"conditional_access_enabled": true}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            switch(&server.get("/api/v1/fleet/config", &token).await.1),
+            true
+        );
+        let run = json!({"dry_run": false, "delete_other_teams": false, "teams": [], "global": {
+            "org_settings": {"conditional_access_enabled": false, "server_settings": null, "org_info": null, "secrets": null},
+            "agent_options": null, "labels": null, "policies": [], "queries": []
+        }});
+        let (status, body) = server.post("/api/v1/fleet/gitops", &token, run).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            switch(&server.get("/api/v1/fleet/config", &token).await.1),
+            false
+        );
+        // Both doors refuse a switch that isn't a boolean.
+        let (status, _) = server
+            .patch(
+                "/api/v1/fleet/config",
+                &token,
+                json!({"integrations": {"conditional_access_enabled": "yes"}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+        // Connecting a tenant: the API answers the consent URL, the console redirects to it.
+        let tenant = "6f1c3a52-0c1e-4b8e-9a61-3f0d2b7c9e10";
+        let (status, body) = server
+            .post(
+                "/api/latest/fleet/conditional-access/microsoft",
+                &token,
+                json!({"microsoft_tenant_id": tenant}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let by_api = body["microsoft_authentication_url"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let page = "/settings/integrations/conditional-access";
+        let html = no_redirects()
+            .get(format!("{}{page}", server.url))
+            .header(COOKIE, &session)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let answer = no_redirects()
+            .post(format!("{}{page}", server.url))
+            .header(COOKIE, &session)
+            .form(&[("csrf", csrf_of(&html).as_str()), ("tenant_id", tenant)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+        let by_console = answer.headers()["location"].to_str().unwrap().to_string();
+        let without_state = |url: &str| {
+            let url = reqwest::Url::parse(url).unwrap();
+            let pairs: Vec<(String, String)> = url
+                .query_pairs()
+                .filter(|(k, _)| k != "state")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            (url.path().to_string(), pairs)
+        };
+        assert_eq!(without_state(&by_api), without_state(&by_console));
+        assert!(by_console.contains(tenant));
+        // Both refuse a tenant id that isn't a GUID.
+        let (status, _) = server
+            .post(
+                "/api/latest/fleet/conditional-access/microsoft",
+                &token,
+                json!({"microsoft_tenant_id": "contoso.onmicrosoft.com"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let answer = no_redirects()
+            .post(format!("{}{page}", server.url))
+            .header(COOKIE, &session)
+            .form(&[
+                ("csrf", csrf_of(&html).as_str()),
+                ("tenant_id", "contoso.onmicrosoft.com"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        server.finish().await;
+    }
+}
