@@ -259,5 +259,10 @@ pub async fn inspect(State(emulator): State<Arc<Emulator>>) -> Json<Value> {
             })
         })
         .collect();
-    Json(json!({ "tenants": tenants, "devices": devices }))
+    let pending_uploads = world
+        .uploads
+        .values()
+        .filter(|u| u.status == "Pending")
+        .count();
+    Json(json!({ "tenants": tenants, "devices": devices, "pending_uploads": pending_uploads }))
 }

@@ -5,7 +5,8 @@
 mod common;
 
 use common::microsoft::{
-    connected_team, emulator_device, policy_write, set_faults, settings, start_emulator,
+    connected_team, emulator_device, emulator_state, policy_write, set_faults, settings,
+    start_emulator, start_emulator_processing,
 };
 use common::{databases, enroll_mac, TestServer};
 use flotilla_ms_emulator::Faults;
@@ -239,6 +240,52 @@ async fn after_an_outage_queued_reports_go_out_before_their_backoffs_end() {
                 report.updated_at
             );
         }
+        server.finish().await;
+    }
+}
+
+/// Uploads never wait for earlier ones to be processed: while Microsoft is
+/// still processing one Mac's report, the next Mac's is already uploaded.
+#[tokio::test]
+async fn an_upload_does_not_wait_for_an_earlier_one_to_be_processed() {
+    for database in databases().await {
+        let tenants = format!(
+            "tenants:\n  - id: {TENANT}\n    groups: [\"Flotilla conditional access\"]\n    users: \"user{{n}}@contoso.com\"\n    user_count: 5\n"
+        );
+        // Far longer than it takes to decide and send the second report.
+        let emulator =
+            start_emulator_processing(&tenants, Faults::default(), Duration::from_secs(15)).await;
+        let server = TestServer::start_with(database, settings(&emulator)).await;
+        let token = server.setup().await;
+        let (secret, policy) = connected_team(&server, &server, &token, TENANT).await;
+        let pending = || async {
+            emulator_state(&emulator).await["pending_uploads"]
+                .as_u64()
+                .unwrap_or(0)
+        };
+        for i in 0..2 {
+            let key = enroll_mac(&server, &secret, &format!("UUID-{i}"), &format!("mac-{i}")).await;
+            let write = policy_write(
+                &key,
+                &policy,
+                false,
+                &format!("device-{i}"),
+                &format!("user{}@contoso.com", i + 1),
+            );
+            assert_eq!(
+                server
+                    .agent("/api/osquery/distributed/write", write)
+                    .await
+                    .0,
+                StatusCode::OK
+            );
+            let want = i as u64 + 1;
+            assert!(
+                eventually(|| async { pending().await >= want }).await,
+                "report {want} was uploaded while the earlier one was still being processed"
+            );
+        }
+        assert_eq!(pending().await, 2);
         server.finish().await;
     }
 }

@@ -11,6 +11,15 @@ use std::time::Duration;
 
 /// Starts an emulator with these tenants (YAML) and faults; returns its URL.
 pub async fn start_emulator(tenants: &str, faults: Faults) -> String {
+    start_emulator_processing(tenants, faults, Duration::from_millis(20)).await
+}
+
+/// An emulator that takes `processing_delay` to process each upload.
+pub async fn start_emulator_processing(
+    tenants: &str,
+    faults: Faults,
+    processing_delay: Duration,
+) -> String {
     let tenants = TenantsFile::from_yaml(tenants).expect("tenants file");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -21,7 +30,7 @@ pub async fn start_emulator(tenants: &str, faults: Faults) -> String {
         client_secret: "s3cret".into(),
         tenants,
         token_lifetime: Duration::from_secs(3600),
-        processing_delay: Duration::from_millis(20),
+        processing_delay,
         faults,
     };
     let app = flotilla_ms_emulator::router(config, url.clone());
