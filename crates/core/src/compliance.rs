@@ -37,7 +37,7 @@ pub struct CandidatePolicy<'a> {
     pub id: PolicyId,
     pub scope: Scope,
     pub conditional_access_enabled: bool,
-    pub platform: &'a str,
+    pub platform: &'a PlatformSet,
     /// Whether the policy's label targeting takes in the host.
     pub in_label_scope: bool,
 }
@@ -53,7 +53,7 @@ pub fn counted_policies<'a>(
     candidates
         .into_iter()
         .filter(|p| p.conditional_access_enabled && p.scope != Scope::Global && p.in_label_scope)
-        .filter(|p| PlatformSet::parse(p.platform).is_ok_and(|set| set.targets_host(host_platform)))
+        .filter(|p| p.platform.targets_host(host_platform))
         .map(|p| p.id)
         .collect()
 }
@@ -156,35 +156,35 @@ mod tests {
                 id: PolicyId(1),
                 scope: team,
                 conditional_access_enabled: true,
-                platform: "darwin",
+                platform: &PlatformSet::parse("darwin").unwrap(),
                 in_label_scope: true,
             },
             CandidatePolicy {
                 id: PolicyId(2),
                 scope: team,
                 conditional_access_enabled: false,
-                platform: "darwin",
+                platform: &PlatformSet::parse("darwin").unwrap(),
                 in_label_scope: true,
             },
             CandidatePolicy {
                 id: PolicyId(3),
                 scope: Scope::Global,
                 conditional_access_enabled: true,
-                platform: "",
+                platform: &PlatformSet::parse("").unwrap(),
                 in_label_scope: true,
             },
             CandidatePolicy {
                 id: PolicyId(4),
                 scope: team,
                 conditional_access_enabled: true,
-                platform: "windows",
+                platform: &PlatformSet::parse("windows").unwrap(),
                 in_label_scope: true,
             },
             CandidatePolicy {
                 id: PolicyId(5),
                 scope: team,
                 conditional_access_enabled: true,
-                platform: "",
+                platform: &PlatformSet::parse("").unwrap(),
                 in_label_scope: true,
             },
         ];
@@ -196,7 +196,7 @@ mod tests {
             id: PolicyId(6),
             scope: Scope::NoTeam,
             conditional_access_enabled: true,
-            platform: "darwin",
+            platform: &PlatformSet::parse("darwin").unwrap(),
             in_label_scope: true,
         }];
         assert_eq!(counted_policies(no_team, "darwin"), vec![PolicyId(6)]);
@@ -204,7 +204,7 @@ mod tests {
             id: PolicyId(7),
             scope: team,
             conditional_access_enabled: true,
-            platform: "darwin",
+            platform: &PlatformSet::parse("darwin").unwrap(),
             in_label_scope: false,
         }];
         assert!(counted_policies(outside_its_labels, "darwin").is_empty());

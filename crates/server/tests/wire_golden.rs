@@ -6,7 +6,7 @@
 
 use flotilla_core::access::{Role, Scope};
 use flotilla_core::targeting::LabelScope;
-use flotilla_core::{HostId, LabelId, PolicyId, PolicyResponse, TeamId, UserId};
+use flotilla_core::{HostId, LabelId, PlatformSet, PolicyId, PolicyResponse, TeamId, UserId};
 use flotilla_server::wire::device::{DeviceHost, DeviceResponse};
 use flotilla_server::wire::orbit::OrbitConfig;
 use flotilla_server::wire::osquery::DistributedReadResponse;
@@ -115,7 +115,7 @@ fn policy_record() -> PolicyRecord {
         query: "SELECT 1 FROM alf WHERE global_state >= 1;".into(),
         description: "".into(),
         resolution: "Turn on the firewall".into(),
-        platform: "darwin".into(),
+        platform: PlatformSet::parse("darwin").unwrap(),
         critical: true,
         calendar_events_enabled: false,
         conditional_access_enabled: true,

@@ -707,7 +707,7 @@ async fn reconcile_policies(
             c.query == spec.query
                 && c.description == spec.description
                 && c.resolution == spec.resolution
-                && c.platform == spec.platform
+                && c.platform.to_list_string() == spec.platform
                 && c.critical == spec.critical
                 && c.calendar_events_enabled == spec.calendar_events_enabled
                 && c.conditional_access_enabled == spec.conditional_access_enabled
@@ -726,7 +726,8 @@ async fn reconcile_policies(
             }
             Step::Update(c, (d, spec)) => {
                 let labels = resolver.labels(&d.labels, &format!("policy \"{}\"", d.name))?;
-                let drop_results = c.query != spec.query || c.platform != spec.platform;
+                let drop_results =
+                    c.query != spec.query || c.platform.to_list_string() != spec.platform;
                 update_policy_row(tx, c.id, spec, drop_results).await?;
                 replace_targets(tx, TargetTable::Policy, c.id.0, &labels).await?;
                 outcome.record(Action::Update, ObjectKind::Policy, &d.name);

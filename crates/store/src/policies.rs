@@ -151,7 +151,8 @@ impl Store {
     ) -> Result<PolicyRecord> {
         let current = self.policy(id).await?;
         let mut tx = self.begin().await?;
-        let drop_results = current.query != spec.query || current.platform != spec.platform;
+        let drop_results =
+            current.query != spec.query || current.platform.to_list_string() != spec.platform;
         update_policy_row(&mut tx, id, spec, drop_results).await?;
         record_activity(&mut tx, &activity).await?;
         crate::dirty::mark(
@@ -376,8 +377,7 @@ pub(crate) async fn update_policy_row(
 
 /// Whether a policy's platform list covers a host platform.
 pub(crate) fn targets(policy: &PolicyRecord, host_platform: &str) -> bool {
-    flotilla_core::PlatformSet::parse(&policy.platform)
-        .is_ok_and(|set| set.targets_host(host_platform))
+    policy.platform.targets_host(host_platform)
 }
 
 pub(crate) fn policy_from_row(row: &AnyRow) -> Result<PolicyRecord> {
@@ -388,7 +388,11 @@ pub(crate) fn policy_from_row(row: &AnyRow) -> Result<PolicyRecord> {
         query: row.try_get("query")?,
         description: row.try_get("description")?,
         resolution: row.try_get("resolution")?,
-        platform: row.try_get("platform")?,
+        platform: {
+            let list: String = row.try_get("platform")?;
+            flotilla_core::PlatformSet::parse(&list)
+                .map_err(|unknown| StoreError::Corrupt(format!("policy platform \"{unknown}\"")))?
+        },
         critical: flag(row, "critical")?,
         calendar_events_enabled: flag(row, "calendar_events_enabled")?,
         conditional_access_enabled: flag(row, "conditional_access_enabled")?,

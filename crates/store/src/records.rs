@@ -3,7 +3,7 @@
 use flotilla_core::access::{Role, Scope};
 use flotilla_core::activity::ActivityType;
 use flotilla_core::targeting::LabelScope;
-use flotilla_core::{HostId, LabelId, PolicyId, PolicyResponse, TeamId, UserId};
+use flotilla_core::{HostId, LabelId, PlatformSet, PolicyId, PolicyResponse, TeamId, UserId};
 use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -124,7 +124,8 @@ pub struct PolicyRecord {
     pub query: String,
     pub description: String,
     pub resolution: String,
-    pub platform: String,
+    /// Parsed once, where it is read from the database.
+    pub platform: PlatformSet,
     pub critical: bool,
     pub calendar_events_enabled: bool,
     pub conditional_access_enabled: bool,

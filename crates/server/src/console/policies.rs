@@ -57,7 +57,7 @@ pub async fn list(
                     @for p in &policies {
                         tr {
                             td { strong { (p.name) } br; span.unknown { (p.description) } }
-                            td { (if p.platform.is_empty() { "All" } else { p.platform.as_str() }) }
+                            td { (if p.platform.is_all() { "All".to_string() } else { p.platform.to_list_string() }) }
                             td { a href=(format!("/hosts?policy_id={}&policy_response=passing", p.id.0)) { (p.passing_host_count) } }
                             td { a.fail href=(format!("/hosts?policy_id={}&policy_response=failing", p.id.0)) { (p.failing_host_count) } }
                             td { (if p.conditional_access_enabled { "Counts" } else { "—" }) }

@@ -128,7 +128,9 @@ pub async fn policies_to_ask(
     let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
     Ok(policies
         .into_iter()
-        .filter(|p| targets(&p.platform, &host.platform) && label_scope_applies(&p.labels, &labels))
+        .filter(|p| {
+            p.platform.targets_host(&host.platform) && label_scope_applies(&p.labels, &labels)
+        })
         .collect())
 }
 

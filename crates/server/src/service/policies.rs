@@ -31,7 +31,7 @@ pub fn spec_of(policy: &PolicyRecord) -> PolicySpec {
         query: policy.query.clone(),
         description: policy.description.clone(),
         resolution: policy.resolution.clone(),
-        platform: policy.platform.clone(),
+        platform: policy.platform.to_list_string(),
         critical: policy.critical,
         calendar_events_enabled: policy.calendar_events_enabled,
         conditional_access_enabled: policy.conditional_access_enabled,

@@ -283,7 +283,7 @@ impl From<&PolicyRecord> for PolicyFields {
             query: policy.query.clone(),
             description: policy.description.clone(),
             resolution: policy.resolution.clone(),
-            platform: policy.platform.clone(),
+            platform: policy.platform.to_list_string(),
             team_id: scope_team_id(policy.scope),
             critical: policy.critical,
             calendar_events_enabled: policy.calendar_events_enabled,
