@@ -2,7 +2,7 @@
 //! the per-platform override Fleet allows) and the scheduled saved queries as
 //! packs. Pure, so the rules are tested without a server.
 
-use crate::gitops::QueryDef;
+use crate::gitops::{QueryDef, QueryLogging};
 use crate::platform::PlatformSet;
 use serde_json::{json, Map, Value};
 
@@ -38,8 +38,8 @@ pub fn pack(queries: &[QueryDef], host_platform: &str) -> Option<Value> {
         let mut entry = json!({
             "query": query.query,
             "interval": query.interval,
-            "snapshot": query.logging == "snapshot" || query.logging.is_empty(),
-            "removed": query.logging == "differential",
+            "snapshot": query.logging == QueryLogging::Snapshot,
+            "removed": query.logging == QueryLogging::Differential,
         });
         if !query.min_osquery_version.is_empty() {
             entry["version"] = json!(query.min_osquery_version);
@@ -73,7 +73,7 @@ mod tests {
             query: format!("SELECT '{name}';"),
             interval,
             platform: platform.into(),
-            logging: logging.into(),
+            logging: QueryLogging::parse(logging).unwrap(),
             ..QueryDef::default()
         }
     }

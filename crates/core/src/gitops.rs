@@ -64,8 +64,44 @@ pub struct QueryDef {
     pub interval: i64,
     pub observer_can_run: bool,
     pub automations_enabled: bool,
-    pub logging: String,
+    pub logging: QueryLogging,
     pub min_osquery_version: String,
+}
+
+/// How a scheduled query's results are logged, as osquery and Fleet name it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueryLogging {
+    /// Every run logs all its rows.
+    #[default]
+    Snapshot,
+    /// Rows added and removed since the last run.
+    Differential,
+    /// Rows added since the last run.
+    DifferentialIgnoreRemovals,
+}
+
+impl QueryLogging {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueryLogging::Snapshot => "snapshot",
+            QueryLogging::Differential => "differential",
+            QueryLogging::DifferentialIgnoreRemovals => "differential_ignore_removals",
+        }
+    }
+
+    /// Fleet's names; an empty value is the default, snapshot.
+    pub fn parse(text: &str) -> Option<QueryLogging> {
+        match text.trim() {
+            "" | "snapshot" => Some(QueryLogging::Snapshot),
+            "differential" => Some(QueryLogging::Differential),
+            "differential_ignore_removals" => Some(QueryLogging::DifferentialIgnoreRemovals),
+            _ => None,
+        }
+    }
+
+    /// What a bad value is told.
+    pub const CHOICES: &'static str = "use snapshot, differential or differential_ignore_removals";
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -480,19 +516,6 @@ fn validate_queries(scope: &str, queries: &[QueryDef], errors: &mut ValidationEr
             errors.add(
                 &format!("{field} interval"),
                 "interval must be 0 or more seconds",
-            );
-        }
-        if ![
-            "",
-            "snapshot",
-            "differential",
-            "differential_ignore_removals",
-        ]
-        .contains(&query.logging.as_str())
-        {
-            errors.add(
-                &format!("{field} logging"),
-                "use snapshot, differential or differential_ignore_removals",
             );
         }
         if let Err(unknown) = PlatformSet::parse(&query.platform) {

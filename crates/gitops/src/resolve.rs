@@ -9,8 +9,8 @@ use crate::format::{
 use crate::source::{expand_env, read_bytes, read_text, read_yaml, Env, SourceFile};
 use flotilla_core::gitops::{
     ApplyRequest, GlobalConfig, LabelDef, LabelMembershipType, LabelScope,
-    OrgSettings as OrgConfig, PackageDef, PolicyDef, ProfileDef, QueryDef, TeamConfig,
-    NO_TEAM_NAME,
+    OrgSettings as OrgConfig, PackageDef, PolicyDef, ProfileDef, QueryDef, QueryLogging,
+    TeamConfig, NO_TEAM_NAME,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -691,6 +691,14 @@ impl FileContext<'_> {
                 self.problem_at("queries", "every query needs a `name`");
                 continue;
             };
+            let logging = match entry.logging.as_deref().map(QueryLogging::parse) {
+                None => QueryLogging::Snapshot,
+                Some(Some(logging)) => logging,
+                Some(None) => {
+                    self.problem_at("logging", QueryLogging::CHOICES);
+                    QueryLogging::Snapshot
+                }
+            };
             queries.push(QueryDef {
                 name,
                 description: entry.description.unwrap_or_default(),
@@ -699,7 +707,7 @@ impl FileContext<'_> {
                 interval: entry.interval.unwrap_or(0),
                 observer_can_run: entry.observer_can_run.unwrap_or(false),
                 automations_enabled: entry.automations_enabled.unwrap_or(false),
-                logging: entry.logging.unwrap_or_else(|| "snapshot".into()),
+                logging,
                 min_osquery_version: entry.min_osquery_version.unwrap_or_default(),
             });
         }

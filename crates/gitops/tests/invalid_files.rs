@@ -278,3 +278,14 @@ fn a_valid_set_has_no_problems() {
     assert_eq!(problems(&applied), "");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_query_logging_type_must_be_one_fleet_knows() {
+    assert_rejected(
+        &[(
+            "teams/a.yml",
+            "name: A\nreports:\n- name: Q\n  query: SELECT 1;\n  interval: 60\n  logging: sometimes\n",
+        )],
+        &["teams/a.yml", "use snapshot, differential or differential_ignore_removals"],
+    );
+}

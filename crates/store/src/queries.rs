@@ -1,9 +1,9 @@
 //! Saved queries (Fleet's "queries", newer "reports"), global or per team.
 
 use crate::records::{scope_from_column, scope_to_column};
-use crate::{flag, Result, Store};
+use crate::{flag, Result, Store, StoreError};
 use flotilla_core::access::Scope;
-use flotilla_core::gitops::QueryDef;
+use flotilla_core::gitops::{QueryDef, QueryLogging};
 use flotilla_core::TeamId;
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -65,7 +65,11 @@ pub(crate) fn query_from_row(row: &AnyRow) -> Result<SavedQuery> {
             interval: row.try_get("interval_secs")?,
             observer_can_run: flag(row, "observer_can_run")?,
             automations_enabled: flag(row, "automations_enabled")?,
-            logging: row.try_get("logging")?,
+            logging: {
+                let text: String = row.try_get("logging")?;
+                QueryLogging::parse(&text)
+                    .ok_or_else(|| StoreError::Corrupt(format!("query logging \"{text}\"")))?
+            },
             min_osquery_version: row.try_get("min_osquery_version")?,
         },
         created_at: row.try_get("created_at")?,
