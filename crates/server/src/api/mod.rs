@@ -151,27 +151,4 @@ async fn no_store(
     response
 }
 
-/// Pagination as Fleet takes it: `page` from 0, `per_page` (default 100, at most 10,000).
-#[derive(Debug, serde::Deserialize, Default)]
-pub struct PageParams {
-    pub page: Option<i64>,
-    pub per_page: Option<i64>,
-    pub order_key: Option<String>,
-    pub order_direction: Option<String>,
-}
-
-impl PageParams {
-    pub fn page(&self) -> i64 {
-        self.page.unwrap_or(0).max(0)
-    }
-
-    pub fn per_page(&self) -> i64 {
-        self.per_page.unwrap_or(100).clamp(1, 10_000)
-    }
-}
-
-/// A `?team_id=` query parameter.
-#[derive(Debug, serde::Deserialize, Default)]
-pub struct TeamParams {
-    pub team_id: Option<i64>,
-}
+use crate::wire::requests::{PageParams, TeamParams};
