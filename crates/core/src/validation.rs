@@ -37,6 +37,15 @@ impl ValidationErrors {
         }
     }
 
+    /// The reasons alone, joined: for showing next to one field.
+    pub fn reasons(&self) -> String {
+        self.0
+            .iter()
+            .map(|e| e.reason.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     pub fn single(name: &str, reason: impl Into<String>) -> ValidationErrors {
         let mut errors = ValidationErrors::default();
         errors.add(name, reason);

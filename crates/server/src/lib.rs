@@ -101,9 +101,7 @@ impl AppState {
             reporter: conditional_access::Reporter::default(),
         }
     }
-}
 
-impl AppState {
     /// The server's time in Unix seconds.
     pub fn now(&self) -> i64 {
         self.settings.clock.now()

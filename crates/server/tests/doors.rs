@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::console::{browser_login, csrf_of, no_redirects, submit};
+use common::console::{browser_login, csrf_of, no_redirects, page_html, submit};
 use common::{company_portal_pkg, databases, enroll_mac, flat_package, TestServer};
 use reqwest::header::COOKIE;
 use reqwest::multipart::{Form, Part};
@@ -432,6 +432,30 @@ async fn gitops_keeps_the_apis_team_and_secret_rules_and_profile_ids() {
     }
 }
 
+/// An installer uploaded through Fleet's `POST /software/package`.
+async fn api_upload(
+    server: &TestServer,
+    token: &str,
+    team: i64,
+    file: (&str, Vec<u8>),
+) -> StatusCode {
+    let form = Form::new()
+        .part(
+            "software",
+            Part::bytes(file.1).file_name(file.0.to_string()),
+        )
+        .text("team_id", team.to_string());
+    server
+        .client
+        .post(format!("{}/api/latest/fleet/software/package", server.url))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
 /// The console's upload forms are multipart, with the page's CSRF token.
 async fn console_upload(
     server: &TestServer,
@@ -454,7 +478,8 @@ async fn console_upload(
         field.to_string(),
         Part::bytes(file.1).file_name(file.0.to_string()),
     );
-    http.post(format!("{}{page}", server.url))
+    no_redirects()
+        .post(format!("{}{page}", server.url))
         .header(COOKIE, session)
         .multipart(form)
         .send()
@@ -513,21 +538,14 @@ async fn hosts_and_software_follow_one_rule_through_the_api_and_the_console() {
         assert!(audit.fresh(&server, &token).await.is_empty());
 
         // Software: an upload through either door is read the same way and writes the same activity.
-        let form = Form::new()
-            .part(
-                "software",
-                Part::bytes(company_portal_pkg()).file_name("CompanyPortal-Installer.pkg"),
-            )
-            .text("team_id", team.to_string());
-        let response = server
-            .client
-            .post(format!("{}/api/latest/fleet/software/package", server.url))
-            .bearer_auth(&token)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
+        let status = api_upload(
+            &server,
+            &token,
+            team,
+            ("CompanyPortal-Installer.pkg", company_portal_pkg()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
         let by_api = audit.fresh(&server, &token).await;
         let status = console_upload(
             &server,
@@ -551,21 +569,14 @@ async fn hosts_and_software_follow_one_rule_through_the_api_and_the_console() {
         );
 
         // A refused upload is refused by both, and nothing is written.
-        let form = Form::new()
-            .part(
-                "software",
-                Part::bytes(b"not a xar archive".to_vec()).file_name("broken.pkg"),
-            )
-            .text("team_id", team.to_string());
-        let response = server
-            .client
-            .post(format!("{}/api/latest/fleet/software/package", server.url))
-            .bearer_auth(&token)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let status = api_upload(
+            &server,
+            &token,
+            team,
+            ("broken.pkg", b"not a xar archive".to_vec()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         let status = console_upload(
             &server,
             &session,
@@ -638,15 +649,7 @@ async fn org_settings_and_the_tenant_connection_follow_one_rule_through_two_door
             .unwrap()
             .to_string();
         let page = "/settings/integrations/conditional-access";
-        let html = no_redirects()
-            .get(format!("{}{page}", server.url))
-            .header(COOKIE, &session)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let html = page_html(&server, &session, page).await;
         let answer = no_redirects()
             .post(format!("{}{page}", server.url))
             .header(COOKIE, &session)

@@ -8,7 +8,7 @@ use common::microsoft::{
     connected_team, emulator_device, emulator_state, policy_write, set_faults, settings,
     start_emulator, start_emulator_processing,
 };
-use common::{databases, enroll_mac, TestServer};
+use common::{databases, enroll_mac, Database, TestServer};
 use flotilla_ms_emulator::Faults;
 use flotilla_server::ServerSettings;
 use flotilla_store::ReportStatus;
@@ -18,6 +18,33 @@ use std::time::{Duration, Instant};
 const TENANT: &str = "6f1c3a52-0c1e-4b8e-9a61-3f0d2b7c9e10";
 const DEVICE: &str = "aaaaaaaa-0000-4000-8000-00000000000a";
 const UPN: &str = "user1@contoso.com";
+
+/// The emulator's one tenant, with the group and five users.
+fn tenants() -> String {
+    format!(
+        "tenants:\n  - id: {TENANT}\n    groups: [\"Flotilla conditional access\"]\n    users: \"user{{n}}@contoso.com\"\n    user_count: 5\n"
+    )
+}
+
+/// A set-up server reporting one team to the tenant.
+struct Connected {
+    server: TestServer,
+    /// The team's enroll secret.
+    secret: String,
+    /// The name of the team's conditional-access policy query.
+    policy: String,
+}
+
+async fn connected(database: Database, settings: ServerSettings) -> Connected {
+    let server = TestServer::start_with(database, settings).await;
+    let token = server.setup().await;
+    let (secret, policy) = connected_team(&server, &server, &token, TENANT).await;
+    Connected {
+        server,
+        secret,
+        policy,
+    }
+}
 
 /// Polls until `done` holds or 60 s pass; returns whether it held.
 async fn eventually<F, Fut>(mut done: F) -> bool
@@ -38,13 +65,12 @@ where
 #[tokio::test]
 async fn a_verdict_sent_during_an_outage_never_lands_after_a_newer_one() {
     for database in databases().await {
-        let tenants = format!(
-            "tenants:\n  - id: {TENANT}\n    groups: [\"Flotilla conditional access\"]\n    users: \"user{{n}}@contoso.com\"\n    user_count: 5\n"
-        );
-        let emulator = start_emulator(&tenants, Faults::default()).await;
-        let server = TestServer::start_with(database, settings(&emulator)).await;
-        let token = server.setup().await;
-        let (secret, policy) = connected_team(&server, &server, &token, TENANT).await;
+        let emulator = start_emulator(&tenants(), Faults::default()).await;
+        let Connected {
+            server,
+            secret,
+            policy,
+        } = connected(database, settings(&emulator)).await;
         let key = enroll_mac(&server, &secret, "UUID-OUTAGE", "outage-mac").await;
         let write = |passes| policy_write(&key, &policy, passes, DEVICE, UPN);
 
@@ -157,18 +183,17 @@ async fn a_verdict_sent_during_an_outage_never_lands_after_a_newer_one() {
 #[tokio::test]
 async fn after_an_outage_queued_reports_go_out_before_their_backoffs_end() {
     for database in databases().await {
-        let tenants = format!(
-            "tenants:\n  - id: {TENANT}\n    groups: [\"Flotilla conditional access\"]\n    users: \"user{{n}}@contoso.com\"\n    user_count: 5\n"
-        );
-        let emulator = start_emulator(&tenants, Faults::default()).await;
+        let emulator = start_emulator(&tenants(), Faults::default()).await;
         // Backoffs far longer than the probe's period.
         let long_backoff = ServerSettings {
             report_backoff: Duration::from_secs(40),
             ..settings(&emulator)
         };
-        let server = TestServer::start_with(database, long_backoff).await;
-        let token = server.setup().await;
-        let (secret, policy) = connected_team(&server, &server, &token, TENANT).await;
+        let Connected {
+            server,
+            secret,
+            policy,
+        } = connected(database, long_backoff).await;
         set_faults(
             &emulator,
             &Faults {
@@ -249,15 +274,14 @@ async fn after_an_outage_queued_reports_go_out_before_their_backoffs_end() {
 #[tokio::test]
 async fn an_upload_does_not_wait_for_an_earlier_one_to_be_processed() {
     for database in databases().await {
-        let tenants = format!(
-            "tenants:\n  - id: {TENANT}\n    groups: [\"Flotilla conditional access\"]\n    users: \"user{{n}}@contoso.com\"\n    user_count: 5\n"
-        );
         // Far longer than it takes to decide and send the second report.
         let emulator =
-            start_emulator_processing(&tenants, Faults::default(), Duration::from_secs(15)).await;
-        let server = TestServer::start_with(database, settings(&emulator)).await;
-        let token = server.setup().await;
-        let (secret, policy) = connected_team(&server, &server, &token, TENANT).await;
+            start_emulator_processing(&tenants(), Faults::default(), Duration::from_secs(15)).await;
+        let Connected {
+            server,
+            secret,
+            policy,
+        } = connected(database, settings(&emulator)).await;
         let pending = || async {
             emulator_state(&emulator).await["pending_uploads"]
                 .as_u64()

@@ -184,13 +184,8 @@ pub async fn delete(
     match labels::delete(&state, &viewer.caller(), LabelId(id)).await {
         Ok(()) => Ok(redirect("/labels")),
         Err(ServiceError::Invalid(errors)) => {
-            let reason = errors
-                .0
-                .iter()
-                .map(|e| e.reason.clone())
-                .collect::<Vec<_>>()
-                .join("; ");
-            render_list(&state, &viewer, &HashMap::from([(id.to_string(), reason)])).await
+            let problems = HashMap::from([(id.to_string(), errors.reasons())]);
+            render_list(&state, &viewer, &problems).await
         }
         Err(err) => Err(err.into()),
     }

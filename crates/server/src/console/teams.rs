@@ -103,15 +103,7 @@ async fn render(state: &AppState, viewer: &Viewer, errors: &HashMap<String, Stri
 /// A refused name, shown next to its field; anything else is an error page.
 fn name_problem(field: String, err: ServiceError) -> Result<HashMap<String, String>, PageError> {
     match err {
-        ServiceError::Invalid(errors) => Ok(HashMap::from([(
-            field,
-            errors
-                .0
-                .iter()
-                .map(|e| e.reason.clone())
-                .collect::<Vec<_>>()
-                .join("; "),
-        )])),
+        ServiceError::Invalid(errors) => Ok(HashMap::from([(field, errors.reasons())])),
         ServiceError::Conflict(reason) => Ok(HashMap::from([(field, reason)])),
         other => Err(other.into()),
     }

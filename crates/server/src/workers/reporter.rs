@@ -61,9 +61,10 @@ pub fn retry_delay(
     base + (base as f64 * 0.25 * jitter.clamp(0.0, 1.0)).round() as i64
 }
 
+/// A share between 0 and 1 for spreading retries.
 fn jitter() -> f64 {
-    let bytes = crate::secrets::random_token(2);
-    (bytes.bytes().map(u32::from).sum::<u32>() % 100) as f64 / 100.0
+    use rand_core::RngCore;
+    f64::from(rand_core::OsRng.next_u32() % 1000) / 1000.0
 }
 
 fn retry_later(

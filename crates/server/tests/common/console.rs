@@ -63,6 +63,19 @@ pub fn csrf_of(page: &str) -> String {
     page[at..at + 64].to_string()
 }
 
+/// A console page's HTML, as the signed-in browser gets it.
+pub async fn page_html(server: &TestServer, session: &str, page: &str) -> String {
+    no_redirects()
+        .get(format!("{}{page}", server.url))
+        .header(COOKIE, session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// Submits a console form with the CSRF token read off `page`; returns the status.
 pub async fn submit(
     server: &TestServer,
@@ -71,20 +84,11 @@ pub async fn submit(
     action: &str,
     fields: &[(&str, &str)],
 ) -> StatusCode {
-    let http = no_redirects();
-    let html = http
-        .get(format!("{}{page}", server.url))
-        .header(COOKIE, session)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_of(&html);
+    let csrf = csrf_of(&page_html(server, session, page).await);
     let mut form: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
     form.extend_from_slice(fields);
-    http.post(format!("{}{action}", server.url))
+    no_redirects()
+        .post(format!("{}{action}", server.url))
         .header(COOKIE, session)
         .form(&form)
         .send()

@@ -2,7 +2,7 @@
 //! mark that makes the verdict follow in the same transaction.
 
 use crate::backends::each_backend;
-use crate::fixtures::{host, policy, policy_write, team};
+use crate::fixtures::{dirty_hosts, host, policy, policy_write, settle, team};
 use flotilla_core::access::Scope;
 use flotilla_core::activity::ActivityType;
 use flotilla_core::detail::{EntraAnswer, EntraRegistration, VitalsUpdate};
@@ -39,14 +39,7 @@ async fn a_policy_or_label_answer_marks_the_host_dirty_in_the_same_write() {
     each_backend(|store| async move {
         let mac = host(&store, "UUID-A", None).await;
         let p = policy(&store, Scope::Global, "Firewall").await;
-        let claimed = store
-            .claim_dirty_hosts(DirtyKind::Compliance, "t", 10, 30)
-            .await
-            .unwrap();
-        store
-            .finish_dirty_hosts(DirtyKind::Compliance, "t", &claimed)
-            .await
-            .unwrap();
+        settle(&store).await;
         // Nothing to ask about labels: nothing changed, nothing to decide.
         let no_labels = AgentWrite {
             labels_answered: true,
@@ -73,11 +66,7 @@ async fn a_policy_or_label_answer_marks_the_host_dirty_in_the_same_write() {
             .apply_agent_write(mac, &policy_write(&[(p, PolicyResponse::Fail)]))
             .await
             .unwrap();
-        let dirty = store
-            .claim_dirty_hosts(DirtyKind::Compliance, "t", 10, 30)
-            .await
-            .unwrap();
-        assert_eq!(dirty.iter().map(|c| c.host).collect::<Vec<_>>(), [mac]);
+        assert_eq!(dirty_hosts(&store).await, [mac]);
     })
     .await;
 }

@@ -5,7 +5,7 @@ use flotilla_core::activity::ActivityType;
 use flotilla_core::detail::VitalsUpdate;
 use flotilla_core::{HostId, PolicyId, PolicyResponse, TeamId, UserId};
 use flotilla_store::{
-    Activity, Actor, AgentKind, AgentWrite, EnrollRequest, NewUser, PolicySpec, Store,
+    Activity, Actor, AgentKind, AgentWrite, DirtyKind, EnrollRequest, NewUser, PolicySpec, Store,
 };
 use serde_json::json;
 
@@ -103,4 +103,29 @@ pub async fn admin(store: &Store, email: &str) -> UserId {
         .await
         .expect("create user")
         .id
+}
+
+/// Claims and finishes every dirty host, so what follows starts from an empty queue.
+pub async fn settle(store: &Store) {
+    let claimed = store
+        .claim_dirty_hosts(DirtyKind::Compliance, "t", 1000, 30)
+        .await
+        .unwrap();
+    store
+        .finish_dirty_hosts(DirtyKind::Compliance, "t", &claimed)
+        .await
+        .unwrap();
+}
+
+/// The hosts waiting for a new verdict, sorted (claimed for the test).
+pub async fn dirty_hosts(store: &Store) -> Vec<HostId> {
+    let mut hosts: Vec<HostId> = store
+        .claim_dirty_hosts(DirtyKind::Compliance, "t", 1000, 30)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.host)
+        .collect();
+    hosts.sort();
+    hosts
 }

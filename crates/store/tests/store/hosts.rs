@@ -1,7 +1,7 @@
 //! Hosts: enrollment identity, listing, transfer, deletion.
 
 use crate::backends::each_backend;
-use crate::fixtures::{activity, host, policy, policy_write, team};
+use crate::fixtures::{activity, dirty_hosts, host, policy, policy_write, settle, team};
 use flotilla_core::access::Scope;
 use flotilla_core::activity::ActivityType;
 use flotilla_core::{HostId, PolicyResponse};
@@ -122,14 +122,7 @@ async fn a_transfer_moves_hosts_drops_team_results_and_marks_them_dirty() {
             )
             .await
             .unwrap();
-        let claimed = store
-            .claim_dirty_hosts(DirtyKind::Compliance, "t", 10, 30)
-            .await
-            .unwrap();
-        store
-            .finish_dirty_hosts(DirtyKind::Compliance, "t", &claimed)
-            .await
-            .unwrap();
+        settle(&store).await;
         assert_eq!(
             store.dirty_host_count(DirtyKind::Compliance).await.unwrap(),
             0
@@ -153,11 +146,7 @@ async fn a_transfer_moves_hosts_drops_team_results_and_marks_them_dirty() {
             "the old team's result is dropped"
         );
         assert_eq!(facts.results.get(&global_policy), Some(&Some(true)));
-        let dirty = store
-            .claim_dirty_hosts(DirtyKind::Compliance, "t", 10, 30)
-            .await
-            .unwrap();
-        assert_eq!(dirty.iter().map(|c| c.host).collect::<Vec<_>>(), [mac]);
+        assert_eq!(dirty_hosts(&store).await, [mac]);
     })
     .await;
 }

@@ -1,10 +1,10 @@
 //! Labels: manual membership, what a change marks dirty, and deletion rules.
 
 use crate::backends::each_backend;
-use crate::fixtures::{activity, host};
+use crate::fixtures::{activity, dirty_hosts, host, settle};
 use flotilla_core::activity::ActivityType;
 use flotilla_core::HostId;
-use flotilla_store::{DirtyKind, LabelMembership, LabelSpec, LabelType, StoreError};
+use flotilla_store::{LabelMembership, LabelSpec, LabelType, StoreError};
 
 fn manual(name: &str, hosts: Vec<HostId>) -> LabelSpec {
     LabelSpec {
@@ -15,17 +15,6 @@ fn manual(name: &str, hosts: Vec<HostId>) -> LabelSpec {
         membership: LabelMembership::Manual,
         hosts,
     }
-}
-
-async fn settle(store: &flotilla_store::Store) {
-    let claimed = store
-        .claim_dirty_hosts(DirtyKind::Compliance, "t", 100, 30)
-        .await
-        .unwrap();
-    store
-        .finish_dirty_hosts(DirtyKind::Compliance, "t", &claimed)
-        .await
-        .unwrap();
 }
 
 #[tokio::test]
@@ -53,14 +42,7 @@ async fn a_manual_label_lists_its_hosts_and_a_new_list_marks_old_and_new_members
             )
             .await
             .unwrap();
-        let mut dirty: Vec<HostId> = store
-            .claim_dirty_hosts(DirtyKind::Compliance, "t", 100, 30)
-            .await
-            .unwrap()
-            .iter()
-            .map(|c| c.host)
-            .collect();
-        dirty.sort();
+        let dirty = dirty_hosts(&store).await;
         assert_eq!(dirty, [a, b, c]);
         assert_eq!(store.label(label.id).await.unwrap().host_count, 2);
     })
@@ -138,11 +120,7 @@ async fn deleting_a_label_marks_its_members_and_removes_it() {
             store.label(label.id).await,
             Err(StoreError::NotFound(_))
         ));
-        let dirty = store
-            .claim_dirty_hosts(DirtyKind::Compliance, "t", 100, 30)
-            .await
-            .unwrap();
-        assert_eq!(dirty.iter().map(|c| c.host).collect::<Vec<_>>(), [a]);
+        assert_eq!(dirty_hosts(&store).await, [a]);
     })
     .await;
 }

@@ -1,11 +1,13 @@
 //! Policies: scopes, what a change drops, and atomic deletion.
 
 use crate::backends::each_backend;
-use crate::fixtures::{activity, host, policy, policy_spec, policy_write, team};
+use crate::fixtures::{
+    activity, dirty_hosts, host, policy, policy_spec, policy_write, settle, team,
+};
 use flotilla_core::access::Scope;
 use flotilla_core::activity::ActivityType;
 use flotilla_core::{PolicyId, PolicyResponse};
-use flotilla_store::{DirtyKind, SettingsDocument, StoreError};
+use flotilla_store::{SettingsDocument, StoreError};
 
 #[tokio::test]
 async fn a_team_sees_global_and_its_own_policies_only() {
@@ -47,14 +49,7 @@ async fn changing_a_query_drops_its_results_and_marks_the_scopes_hosts() {
             .apply_agent_write(mac, &policy_write(&[(p, PolicyResponse::Pass)]))
             .await
             .unwrap();
-        let claimed = store
-            .claim_dirty_hosts(DirtyKind::Compliance, "t", 100, 30)
-            .await
-            .unwrap();
-        store
-            .finish_dirty_hosts(DirtyKind::Compliance, "t", &claimed)
-            .await
-            .unwrap();
+        settle(&store).await;
 
         let mut spec = policy_spec("Firewall");
         spec.query = "SELECT 1 FROM alf WHERE global_state >= 1;".into();
@@ -66,13 +61,7 @@ async fn changing_a_query_drops_its_results_and_marks_the_scopes_hosts() {
             store.compliance_facts(mac).await.unwrap().results.get(&p),
             None
         );
-        let dirty: Vec<_> = store
-            .claim_dirty_hosts(DirtyKind::Compliance, "t", 100, 30)
-            .await
-            .unwrap()
-            .iter()
-            .map(|c| c.host)
-            .collect();
+        let dirty = dirty_hosts(&store).await;
         assert_eq!(dirty, [mac], "only the team's hosts, not {other}");
     })
     .await;
@@ -160,14 +149,7 @@ async fn a_teams_conditional_access_is_saved_in_one_transaction() {
             .await
             .is_err());
         assert!(store.policy(p).await.unwrap().conditional_access_enabled);
-        let claimed = store
-            .claim_dirty_hosts(DirtyKind::Compliance, "t", 100, 30)
-            .await
-            .unwrap();
-        store
-            .finish_dirty_hosts(DirtyKind::Compliance, "t", &claimed)
-            .await
-            .unwrap();
+        settle(&store).await;
 
         let settings = SettingsDocument::Team {
             id: design,
@@ -194,13 +176,7 @@ async fn a_teams_conditional_access_is_saved_in_one_transaction() {
             kinds,
             ["enabled_conditional_access_automations", "edited_policy"]
         );
-        let dirty: Vec<_> = store
-            .claim_dirty_hosts(DirtyKind::Compliance, "t", 100, 30)
-            .await
-            .unwrap()
-            .iter()
-            .map(|c| c.host)
-            .collect();
+        let dirty = dirty_hosts(&store).await;
         assert_eq!(dirty, [mac]);
     })
     .await;
