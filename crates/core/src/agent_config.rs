@@ -3,21 +3,21 @@
 //! packs. Pure, so the rules are tested without a server.
 
 use crate::gitops::{QueryDef, QueryLogging};
-use crate::platform::PlatformSet;
+use crate::platform::{HostPlatform, PlatformSet};
 use serde_json::{json, Map, Value};
 
 /// The `config` part of agent options for a host: `overrides.platforms.<p>`
 /// when the admin set one for the host's platform, else `config`, else `fallback`.
 pub fn options_for_platform(
     agent_options: Option<&Value>,
-    host_platform: &str,
+    host_platform: &HostPlatform,
     fallback: Value,
 ) -> Value {
     let Some(options) = agent_options else {
         return fallback;
     };
     let overridden = options
-        .pointer(&format!("/overrides/platforms/{host_platform}"))
+        .pointer(&format!("/overrides/platforms/{}", host_platform.as_str()))
         .filter(|v| v.is_object());
     overridden
         .or_else(|| options.get("config").filter(|v| v.is_object()))
@@ -27,7 +27,7 @@ pub fn options_for_platform(
 
 /// One pack of scheduled queries: those with an interval that run on the
 /// host's platform. `None` when nothing in it applies.
-pub fn pack(queries: &[QueryDef], host_platform: &str) -> Option<Value> {
+pub fn pack(queries: &[QueryDef], host_platform: &HostPlatform) -> Option<Value> {
     let mut entries = Map::new();
     for query in queries.iter().filter(|q| q.interval > 0) {
         let runs_here =
@@ -83,21 +83,25 @@ mod tests {
         let options = json!({"config": {"options": {"distributed_interval": 10}}, "overrides": {"platforms": {"darwin": {"options": {"distributed_interval": 5}}}}});
         let fallback = json!({"options": {}});
         assert_eq!(
-            options_for_platform(Some(&options), "darwin", fallback.clone())["options"]
+            options_for_platform(Some(&options), &"darwin".into(), fallback.clone())["options"]
                 ["distributed_interval"],
             5
         );
         assert_eq!(
-            options_for_platform(Some(&options), "windows", fallback.clone())["options"]
+            options_for_platform(Some(&options), &"windows".into(), fallback.clone())["options"]
                 ["distributed_interval"],
             10
         );
         assert_eq!(
-            options_for_platform(None, "darwin", fallback.clone()),
+            options_for_platform(None, &"darwin".into(), fallback.clone()),
             fallback
         );
         assert_eq!(
-            options_for_platform(Some(&json!({"config": null})), "darwin", fallback.clone()),
+            options_for_platform(
+                Some(&json!({"config": null})),
+                &"darwin".into(),
+                fallback.clone()
+            ),
             fallback
         );
     }
@@ -110,14 +114,14 @@ mod tests {
             query("windows only", 60, "windows", "snapshot"),
             query("changes", 60, "", "differential"),
         ];
-        let pack = pack(&queries, "darwin").unwrap();
+        let pack = pack(&queries, &"darwin".into()).unwrap();
         let names: Vec<&String> = pack["queries"].as_object().unwrap().keys().collect();
         assert_eq!(names, ["changes", "usb"]);
         assert_eq!(pack["queries"]["usb"]["interval"], 360);
         assert_eq!(pack["queries"]["usb"]["snapshot"], true);
         assert_eq!(pack["queries"]["changes"]["snapshot"], false);
         assert_eq!(pack["queries"]["changes"]["removed"], true);
-        assert!(super::pack(&queries[1..2], "darwin").is_none());
+        assert!(super::pack(&queries[1..2], &"darwin".into()).is_none());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use crate::access::Scope;
 use crate::ids::PolicyId;
-use crate::platform::PlatformSet;
+use crate::platform::{HostPlatform, PlatformSet};
 use std::collections::HashMap;
 
 /// What is reported to Microsoft: the inventory's management state and the
@@ -48,7 +48,7 @@ pub struct CandidatePolicy<'a> {
 /// policies never count.
 pub fn counted_policies<'a>(
     candidates: impl IntoIterator<Item = CandidatePolicy<'a>>,
-    host_platform: &str,
+    host_platform: &HostPlatform,
 ) -> Vec<PolicyId> {
     candidates
         .into_iter()
@@ -189,7 +189,7 @@ mod tests {
             },
         ];
         assert_eq!(
-            counted_policies(candidates, "darwin"),
+            counted_policies(candidates, &"darwin".into()),
             vec![PolicyId(1), PolicyId(5)]
         );
         let no_team = [CandidatePolicy {
@@ -199,7 +199,10 @@ mod tests {
             platform: &PlatformSet::parse("darwin").unwrap(),
             in_label_scope: true,
         }];
-        assert_eq!(counted_policies(no_team, "darwin"), vec![PolicyId(6)]);
+        assert_eq!(
+            counted_policies(no_team, &"darwin".into()),
+            vec![PolicyId(6)]
+        );
         let outside_its_labels = [CandidatePolicy {
             id: PolicyId(7),
             scope: team,
@@ -207,7 +210,7 @@ mod tests {
             platform: &PlatformSet::parse("darwin").unwrap(),
             in_label_scope: false,
         }];
-        assert!(counted_policies(outside_its_labels, "darwin").is_empty());
+        assert!(counted_policies(outside_its_labels, &"darwin".into()).is_empty());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Host vitals: the detail queries sent to agents, and how their rows become
 //! fields of the host record.
 
-use crate::platform::PlatformSet;
+use crate::platform::{HostPlatform, PlatformSet};
 use serde_json::{Map, Value};
 
 /// One row of a query result, as osquery sends it (column → text).
@@ -17,6 +17,13 @@ pub struct DetailQuery {
     pub discovery: Option<&'static str>,
     /// Empty: every platform.
     pub platforms: &'static str,
+}
+
+impl DetailQuery {
+    /// Whether a host of this platform runs the query.
+    pub fn runs_on(&self, host: &HostPlatform) -> bool {
+        PlatformSet::parse(self.platforms).is_ok_and(|set| set.targets_host(host))
+    }
 }
 
 /// The vitals every host reports.
@@ -68,12 +75,12 @@ pub const ENTRA_IDENTITY_QUERY: DetailQuery = DetailQuery {
 };
 
 /// The detail queries a host of this platform is sent.
-pub fn detail_queries_for(host_platform: &str) -> impl Iterator<Item = &'static DetailQuery> + '_ {
-    DETAIL_QUERIES.iter().filter(move |q| {
-        PlatformSet::parse(q.platforms)
-            .map(|set| host_platform.is_empty() || set.targets_host(host_platform))
-            .unwrap_or(false)
-    })
+pub fn detail_queries_for(
+    host_platform: &HostPlatform,
+) -> impl Iterator<Item = &'static DetailQuery> + '_ {
+    DETAIL_QUERIES
+        .iter()
+        .filter(move |q| host_platform.is_unknown() || q.runs_on(host_platform))
 }
 
 /// MDM enrollment state as the `mdm` detail query reports it.
@@ -223,8 +230,12 @@ mod tests {
 
     #[test]
     fn mdm_query_goes_to_macs_only() {
-        let mac: Vec<&str> = detail_queries_for("darwin").map(|q| q.name).collect();
-        let linux: Vec<&str> = detail_queries_for("ubuntu").map(|q| q.name).collect();
+        let mac: Vec<&str> = detail_queries_for(&"darwin".into())
+            .map(|q| q.name)
+            .collect();
+        let linux: Vec<&str> = detail_queries_for(&"ubuntu".into())
+            .map(|q| q.name)
+            .collect();
         assert!(mac.contains(&"mdm"));
         assert!(!linux.contains(&"mdm"));
         assert!(linux.contains(&"os_version"));

@@ -8,8 +8,7 @@
 use crate::platform::PlatformSet;
 use crate::profile::validate_mobileconfig;
 use crate::validation::{
-    validate_enroll_secrets, validate_label, validate_policy, validate_team_name, LabelDraft,
-    PolicyDraft,
+    validate_enroll_secrets, validate_label, validate_policy, validate_team_name,
 };
 use crate::ValidationErrors;
 use serde::{Deserialize, Serialize};
@@ -18,15 +17,7 @@ use serde_json::{Map, Value};
 /// The name GitOps files use for hosts without a team.
 pub const NO_TEAM_NAME: &str = "No team";
 
-pub use crate::targeting::{label_scope_applies, LabelScope};
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LabelMembershipType {
-    #[default]
-    Dynamic,
-    Manual,
-}
+pub use crate::targeting::{label_scope_applies, LabelMembership, LabelScope};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LabelDef {
@@ -34,7 +25,7 @@ pub struct LabelDef {
     pub description: String,
     pub query: String,
     pub platform: String,
-    pub membership: LabelMembershipType,
+    pub membership: LabelMembership,
     /// Manual labels: member hosts by hostname, serial number or UUID.
     pub hosts: Vec<String>,
 }
@@ -332,15 +323,9 @@ pub fn validate_request(request: &mut ApplyRequest) -> Result<(), ValidationErro
     let mut errors = ValidationErrors::default();
     if let Some(global) = &mut request.global {
         for label in global.labels.iter_mut().flatten() {
-            let manual = label.membership == LabelMembershipType::Manual;
-            let draft = LabelDraft {
-                name: label.name.clone(),
-                query: label.query.clone(),
-                platform: label.platform.clone(),
-                manual,
-            };
-            match validate_label(&draft) {
-                Ok(platform) => label.platform = platform,
+            let manual = label.membership == LabelMembership::Manual;
+            match validate_label(&label.name, &label.query, &label.platform, label.membership) {
+                Ok(platform) => label.platform = platform.to_list_string(),
                 Err(e) => errors.nest(&format!("label \"{}\"", label.name), e),
             }
             if !manual && !label.hosts.is_empty() {
@@ -468,13 +453,12 @@ fn validate_policies(
     }
     for policy in policies.iter_mut() {
         let field = format!("{scope} policy \"{}\"", policy.name);
-        let draft = PolicyDraft {
-            name: policy.name.clone(),
-            query: policy.query.clone(),
-            platform: policy.platform.clone(),
-            conditional_access_enabled: policy.conditional_access_enabled,
-        };
-        match validate_policy(&draft) {
+        match validate_policy(
+            &policy.name,
+            &policy.query,
+            &policy.platform,
+            policy.conditional_access_enabled,
+        ) {
             Ok(platforms) => policy.platform = platforms.to_list_string(),
             Err(e) => errors.nest(&field, e),
         }

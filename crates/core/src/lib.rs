@@ -16,10 +16,11 @@ pub mod profile;
 pub mod query_name;
 pub mod results;
 pub mod schedule;
+pub mod settings;
 pub mod targeting;
 pub mod validation;
 
 pub use ids::{HostId, LabelId, PolicyId, TeamId, UserId};
-pub use platform::{Platform, PlatformSet};
+pub use platform::{HostPlatform, Platform, PlatformSet};
 pub use results::{LabelOutcome, PolicyResponse, QueryOutcome};
 pub use validation::{FieldError, ValidationErrors};

@@ -78,6 +78,48 @@ impl Platform {
     }
 }
 
+/// A host's platform exactly as osquery reports it (`darwin`, `ubuntu`,
+/// `windows`…), with the family it belongs to worked out once.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HostPlatform {
+    name: String,
+    family: Option<Platform>,
+}
+
+impl HostPlatform {
+    pub fn new(name: impl Into<String>) -> HostPlatform {
+        let name = name.into();
+        let family = Platform::of_host(&name);
+        HostPlatform { name, family }
+    }
+
+    /// osquery's value, as stored and shown (`""` before the host reported it).
+    pub fn as_str(&self) -> &str {
+        &self.name
+    }
+
+    /// The family policies and labels target; `None` for an unknown platform.
+    pub fn family(&self) -> Option<Platform> {
+        self.family
+    }
+
+    pub fn is_unknown(&self) -> bool {
+        self.name.is_empty()
+    }
+}
+
+impl From<&str> for HostPlatform {
+    fn from(name: &str) -> HostPlatform {
+        HostPlatform::new(name)
+    }
+}
+
+impl Serialize for HostPlatform {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.name)
+    }
+}
+
 /// A comma-separated platform list (`"darwin,windows"`); empty means every platform.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PlatformSet(Vec<Platform>);
@@ -99,13 +141,18 @@ impl PlatformSet {
         self.0.is_empty()
     }
 
+    /// Only `platform`.
+    pub fn single(platform: Platform) -> PlatformSet {
+        PlatformSet(vec![platform])
+    }
+
     pub fn contains(&self, platform: Platform) -> bool {
         self.0.contains(&platform)
     }
 
-    /// Whether something targeted at this set runs on a host reporting `host_platform`.
-    pub fn targets_host(&self, host_platform: &str) -> bool {
-        self.is_all() || Platform::of_host(host_platform).is_some_and(|p| self.contains(p))
+    /// Whether something targeted at this set runs on `host`.
+    pub fn targets_host(&self, host: &HostPlatform) -> bool {
+        self.is_all() || host.family().is_some_and(|p| self.contains(p))
     }
 
     /// The canonical comma-separated form, as stored and returned.
@@ -125,17 +172,19 @@ mod tests {
     #[test]
     fn empty_list_targets_every_host() {
         let all = PlatformSet::parse("").unwrap();
-        assert!(all.targets_host("darwin"));
-        assert!(all.targets_host("ubuntu"));
-        assert!(all.targets_host("windows"));
+        assert!(all.targets_host(&"darwin".into()));
+        assert!(all.targets_host(&"ubuntu".into()));
+        assert!(all.targets_host(&"windows".into()));
+        assert!(all.targets_host(&"".into()));
     }
 
     #[test]
     fn linux_family_covers_distributions() {
         let linux = PlatformSet::parse("linux").unwrap();
-        assert!(linux.targets_host("ubuntu"));
-        assert!(linux.targets_host("rhel"));
-        assert!(!linux.targets_host("darwin"));
+        assert!(linux.targets_host(&"ubuntu".into()));
+        assert!(linux.targets_host(&"rhel".into()));
+        assert!(!linux.targets_host(&"darwin".into()));
+        assert!(!linux.targets_host(&"".into()));
     }
 
     #[test]

@@ -2,6 +2,17 @@
 
 use serde::{Deserialize, Serialize};
 
+/// How a label's members are decided.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LabelMembership {
+    /// Hosts answer the label's query.
+    #[default]
+    Dynamic,
+    /// An admin lists the hosts.
+    Manual,
+}
+
 /// Which hosts an object targets, by label name. Empty lists target every host.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

@@ -1,6 +1,7 @@
 //! Input validation shared by every way of changing objects (API, GitOps, console).
 
 use crate::platform::{Platform, PlatformSet};
+use crate::targeting::LabelMembership;
 use serde::Serialize;
 
 /// One invalid field: Fleet's `errors[{name, reason}]` entry.
@@ -66,25 +67,21 @@ impl std::fmt::Display for ValidationErrors {
 
 impl std::error::Error for ValidationErrors {}
 
-/// A policy as submitted, before it is stored.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PolicyDraft {
-    pub name: String,
-    pub query: String,
-    pub platform: String,
-    pub conditional_access_enabled: bool,
-}
-
 /// Checks a policy the way Fleet does; returns the normalised platform list.
-pub fn validate_policy(draft: &PolicyDraft) -> Result<PlatformSet, ValidationErrors> {
+pub fn validate_policy(
+    name: &str,
+    query: &str,
+    platform: &str,
+    conditional_access_enabled: bool,
+) -> Result<PlatformSet, ValidationErrors> {
     let mut errors = ValidationErrors::default();
-    if draft.name.trim().is_empty() {
+    if name.trim().is_empty() {
         errors.add("name", "policy name must not be empty");
     }
-    if draft.query.trim().is_empty() {
+    if query.trim().is_empty() {
         errors.add("query", "policy query must not be empty");
     }
-    let platforms = match PlatformSet::parse(&draft.platform) {
+    let platforms = match PlatformSet::parse(platform) {
         Ok(set) => set,
         Err(unknown) => {
             errors.add(
@@ -94,7 +91,7 @@ pub fn validate_policy(draft: &PolicyDraft) -> Result<PlatformSet, ValidationErr
             PlatformSet::default()
         }
     };
-    if draft.conditional_access_enabled
+    if conditional_access_enabled
         && !platforms.is_all()
         && !platforms.contains(Platform::Darwin)
         && !platforms.contains(Platform::Windows)
@@ -107,33 +104,31 @@ pub fn validate_policy(draft: &PolicyDraft) -> Result<PlatformSet, ValidationErr
     errors.into_result().map(|()| platforms)
 }
 
-/// A dynamic or manual label as submitted.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LabelDraft {
-    pub name: String,
-    pub query: String,
-    pub platform: String,
-    pub manual: bool,
-}
-
-/// Checks a label; returns the normalised platform ("" for all).
-pub fn validate_label(draft: &LabelDraft) -> Result<String, ValidationErrors> {
+/// Checks a label; returns its platform (every platform when none is given).
+/// Fleet's labels name at most one platform.
+pub fn validate_label(
+    name: &str,
+    query: &str,
+    platform: &str,
+    membership: LabelMembership,
+) -> Result<PlatformSet, ValidationErrors> {
     let mut errors = ValidationErrors::default();
-    if let Err(e) = validate_label_name(&draft.name) {
+    if let Err(e) = validate_label_name(name) {
         errors.0.extend(e.0);
     }
-    if draft.manual && !draft.query.trim().is_empty() {
+    let manual = membership == LabelMembership::Manual;
+    if manual && !query.trim().is_empty() {
         errors.add("query", "a manual label has hosts, not a query");
     }
-    if !draft.manual && draft.query.trim().is_empty() {
+    if !manual && query.trim().is_empty() {
         errors.add("query", "a dynamic label needs a query");
     }
-    let platform = draft.platform.trim();
-    let platform = if platform.is_empty() {
-        String::new()
+    let platform = platform.trim();
+    let platforms = if platform.is_empty() {
+        PlatformSet::default()
     } else {
         match Platform::from_target_name(platform) {
-            Some(p) => p.as_str().to_string(),
+            Some(p) => PlatformSet::single(p),
             None => {
                 errors.add(
                     "platform",
@@ -141,11 +136,11 @@ pub fn validate_label(draft: &LabelDraft) -> Result<String, ValidationErrors> {
                         "unsupported platform \"{platform}\"; use darwin, windows, linux or chrome"
                     ),
                 );
-                String::new()
+                PlatformSet::default()
             }
         }
     };
-    errors.into_result().map(|()| platform)
+    errors.into_result().map(|()| platforms)
 }
 
 /// A label's name: required (trimmed). Returns the trimmed name.
@@ -247,54 +242,35 @@ pub fn validate_email(email: &str) -> Result<(), ValidationErrors> {
 mod tests {
     use super::*;
 
-    fn policy(platform: &str, ca: bool) -> PolicyDraft {
-        PolicyDraft {
-            name: "Disk encryption".into(),
-            query: "SELECT 1;".into(),
-            platform: platform.into(),
-            conditional_access_enabled: ca,
-        }
+    fn policy(platform: &str, ca: bool) -> Result<PlatformSet, ValidationErrors> {
+        validate_policy("Disk encryption", "SELECT 1;", platform, ca)
     }
 
     #[test]
     fn conditional_access_needs_darwin_or_windows() {
-        assert!(validate_policy(&policy("darwin", true)).is_ok());
-        assert!(validate_policy(&policy("windows,linux", true)).is_ok());
-        let err = validate_policy(&policy("linux", true)).unwrap_err();
+        assert!(policy("darwin", true).is_ok());
+        assert!(policy("windows,linux", true).is_ok());
+        let err = policy("linux", true).unwrap_err();
         assert_eq!(err.0[0].name, "conditional_access_enabled");
-        assert!(validate_policy(&policy("linux", false)).is_ok());
+        assert!(policy("linux", false).is_ok());
     }
 
     #[test]
     fn every_bad_field_is_reported() {
-        let err = validate_policy(&PolicyDraft {
-            name: " ".into(),
-            query: "".into(),
-            platform: "amiga".into(),
-            conditional_access_enabled: false,
-        })
-        .unwrap_err();
+        let err = validate_policy(" ", "", "amiga", false).unwrap_err();
         let names: Vec<&str> = err.0.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["name", "query", "platform"]);
     }
 
     #[test]
     fn labels_are_dynamic_with_a_query_or_manual_without() {
-        let dynamic = LabelDraft {
-            name: "Macs".into(),
-            query: "SELECT 1".into(),
-            platform: "darwin".into(),
-            manual: false,
-        };
-        assert_eq!(validate_label(&dynamic).unwrap(), "darwin");
-        let manual_with_query = LabelDraft {
-            manual: true,
-            ..dynamic.clone()
-        };
-        assert_eq!(
-            validate_label(&manual_with_query).unwrap_err().0[0].name,
-            "query"
-        );
+        let dynamic = validate_label("Macs", "SELECT 1", "macOS", LabelMembership::Dynamic);
+        assert_eq!(dynamic.unwrap(), PlatformSet::single(Platform::Darwin));
+        let manual_with_query =
+            validate_label("Macs", "SELECT 1", "darwin", LabelMembership::Manual);
+        assert_eq!(manual_with_query.unwrap_err().0[0].name, "query");
+        let manual = validate_label("Macs", "", "", LabelMembership::Manual);
+        assert!(manual.unwrap().is_all());
     }
 
     #[test]

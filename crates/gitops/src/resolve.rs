@@ -8,9 +8,8 @@ use crate::format::{
 };
 use crate::source::{expand_env, read_bytes, read_text, read_yaml, Env, SourceFile};
 use flotilla_core::gitops::{
-    ApplyRequest, GlobalConfig, LabelDef, LabelMembershipType, LabelScope,
-    OrgSettings as OrgConfig, PackageDef, PolicyDef, ProfileDef, QueryDef, QueryLogging,
-    TeamConfig, NO_TEAM_NAME,
+    ApplyRequest, GlobalConfig, LabelDef, LabelMembership, LabelScope, OrgSettings as OrgConfig,
+    PackageDef, PolicyDef, ProfileDef, QueryDef, QueryLogging, TeamConfig, NO_TEAM_NAME,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -580,13 +579,13 @@ impl FileContext<'_> {
         for (entry, _) in entries {
             self.unsupported(&[("labels.criteria", &entry.criteria)]);
             let membership = match entry.label_membership_type.as_deref() {
-                None | Some("dynamic") => LabelMembershipType::Dynamic,
-                Some("manual") => LabelMembershipType::Manual,
+                None | Some("dynamic") => LabelMembership::Dynamic,
+                Some("manual") => LabelMembership::Manual,
                 Some(other) => {
                     let message =
                         format!("label_membership_type \"{other}\": use dynamic or manual");
                     self.problem_at("label_membership_type", &message);
-                    LabelMembershipType::Dynamic
+                    LabelMembership::Dynamic
                 }
             };
             let Some(name) = entry.name else {

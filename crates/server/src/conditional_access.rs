@@ -38,13 +38,6 @@ impl Reporter {
     }
 }
 
-fn org_flag(document: &serde_json::Value) -> bool {
-    document
-        .pointer("/integrations/conditional_access_enabled")
-        .and_then(serde_json::Value::as_bool)
-        .unwrap_or(false)
-}
-
 /// The connected tenant, when the integration is active.
 async fn active_tenant(store: &Store) -> Result<Option<String>, StoreError> {
     Ok(store
@@ -62,9 +55,10 @@ pub async fn integration_active(store: &Store) -> Result<bool, StoreError> {
 /// Whether a team (or, for `None`, "No team" in org settings) has conditional access on.
 pub async fn team_enabled(store: &Store, team: Option<TeamId>) -> Result<bool, StoreError> {
     Ok(match team {
-        Some(team) => org_flag(&store.team_document(team).await?),
-        None => store.app_config().await?.as_ref().is_some_and(org_flag),
-    })
+        Some(team) => store.team_settings(team).await?.integrations,
+        None => store.org_settings().await?.unwrap_or_default().integrations,
+    }
+    .conditional_access())
 }
 
 /// The tenant to report a team's hosts to, when the integration is active and
@@ -169,17 +163,8 @@ pub async fn activate(state: &AppState, tenant: &str) -> Result<(), StoreError> 
 
 /// The pages Intune sends users to: enroll this Mac, fix this Mac.
 pub async fn partner_urls(state: &AppState) -> Result<(String, String), StoreError> {
-    let server = state
-        .store
-        .app_config()
-        .await?
-        .and_then(|c| {
-            c.pointer("/server_settings/server_url")
-                .and_then(|u| u.as_str())
-                .map(str::to_string)
-        })
-        .unwrap_or_default();
-    let server = server.trim_end_matches('/');
+    let org = state.store.org_settings().await?.unwrap_or_default();
+    let server = org.server_settings.server_url.trim_end_matches('/');
     Ok((
         format!("{server}/microsoft-compliance-partner/enroll"),
         format!("{server}/microsoft-compliance-partner/remediate"),

@@ -8,7 +8,6 @@ use crate::AppState;
 use axum::extract::{ConnectInfo, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::Value;
 use std::net::SocketAddr;
 
 pub fn router() -> Router<AppState> {
@@ -31,17 +30,9 @@ async fn device_host(
     PathParam(token): PathParam<String>,
 ) -> ApiResult<Json<DeviceResponse>> {
     let device = device::my_device(&state, addr.ip(), &token).await?;
-    let org = |key: &str| {
-        device
-            .org
-            .pointer(&format!("/org_info/{key}"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
     Ok(Json(DeviceResponse {
-        org_logo_url: org("org_logo_url"),
-        org_contact_url: org("contact_url"),
+        org_logo_url: device.org.org_logo_url.clone(),
+        org_contact_url: device.org.contact_url.clone(),
         self_service: false,
         host: DeviceHost {
             host: Host::of(&device.host, state.now()),

@@ -5,18 +5,19 @@
 //! The examples are in `tests/fleet_examples/`.
 
 use flotilla_core::access::{Role, Scope};
+use flotilla_core::settings::OrgSettings;
 use flotilla_core::targeting::LabelScope;
 use flotilla_core::{HostId, LabelId, PlatformSet, PolicyId, PolicyResponse, TeamId, UserId};
 use flotilla_server::wire::device::{DeviceHost, DeviceResponse};
 use flotilla_server::wire::orbit::OrbitConfig;
 use flotilla_server::wire::osquery::DistributedReadResponse;
 use flotilla_server::wire::{
-    self, ActivitiesResponse, Activity, Host, HostDetail, HostResponse, HostsResponse, Label,
-    Policy, Team, User,
+    self, ActivitiesResponse, Activity, ConditionalAccessSettings, ConfigResponse, Host,
+    HostDetail, HostResponse, HostsResponse, Label, Policy, Team, User,
 };
 use flotilla_store::{
-    ActivityRecord, EnrollSecret, HostPolicy, HostRecord, LabelMembership, LabelRecord, LabelType,
-    PolicyRecord, TeamRecord, UserRecord,
+    ActivityRecord, EnrollSecret, HostPolicy, HostRecord, IntegrationStatus, LabelMembership,
+    LabelRecord, LabelType, MsIntegration, PolicyRecord, TeamRecord, UserRecord,
 };
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -142,7 +143,7 @@ fn label_record() -> LabelRecord {
         description: "".into(),
         query: "SELECT 1 FROM apps WHERE bundle_identifier = 'com.microsoft.CompanyPortalMac';"
             .into(),
-        platform: "darwin".into(),
+        platform: PlatformSet::single(flotilla_core::Platform::Darwin),
         label_type: LabelType::Regular,
         membership: LabelMembership::Dynamic,
         created_at: 1_800_000_000,
@@ -192,7 +193,7 @@ fn policies_labels_teams_and_users_match_fleets_examples() {
         id: TeamId(2),
         name: "Workstations".into(),
         description: "".into(),
-        document: json!({"agent_options": {"config": {"options": {"logger_plugin": "tls"}}}, "integrations": {"conditional_access_enabled": true}}),
+        settings: serde_json::from_value(json!({"agent_options": {"config": {"options": {"logger_plugin": "tls"}}}, "integrations": {"conditional_access_enabled": true}})).unwrap(),
         created_at: 1_800_000_000,
         host_count: 5,
     };
@@ -216,6 +217,29 @@ fn policies_labels_teams_and_users_match_fleets_examples() {
         &User::of(&user, &[(2, "Workstations".into())]),
         &example("user"),
     );
+}
+
+#[test]
+fn the_org_settings_match_fleets_config_example() {
+    // What a new installation stores, with the Entra connection made.
+    let mut settings = OrgSettings::initial(
+        "Contoso",
+        "",
+        "https://flotilla.contoso.com",
+        json!({"options": {"distributed_interval": 10}}),
+    );
+    settings.integrations.conditional_access_enabled = Some(true);
+    let integration = MsIntegration {
+        tenant_id: "6f1c3a52-0c1e-4b8e-9a61-3f0d2b7c9e10".into(),
+        status: IntegrationStatus::Active,
+        setup_error: String::new(),
+        compliance_policy_id: "a1b2".into(),
+    };
+    let response = ConfigResponse {
+        settings,
+        conditional_access: ConditionalAccessSettings::of(Some(&integration)),
+    };
+    assert_matches("config", &response, &example("config"));
 }
 
 #[test]

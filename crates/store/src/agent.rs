@@ -4,10 +4,12 @@ use crate::conditional_access::{write_host_entra, EntraIdentity};
 use crate::hosts::host_from_row;
 use crate::labels::set_membership;
 use crate::records::HostRecord;
-use crate::{as_flag, flag, Result, Store, StoreError};
+use crate::{as_flag, flag, host_platform, platforms, Result, Store, StoreError};
 use flotilla_core::detail::VitalsUpdate;
 use flotilla_core::schedule::HostFreshness;
-use flotilla_core::{HostId, LabelId, LabelOutcome, PlatformSet, PolicyId, PolicyResponse, TeamId};
+use flotilla_core::{
+    HostId, HostPlatform, LabelId, LabelOutcome, PolicyId, PolicyResponse, TeamId,
+};
 use sqlx::Row;
 
 /// A host enrolling (osquery or fleetd). The hardware UUID identifies it: the
@@ -38,7 +40,7 @@ pub enum AgentKind {
 pub struct AgentHost {
     pub id: HostId,
     pub team_id: Option<TeamId>,
-    pub platform: String,
+    pub platform: HostPlatform,
     pub freshness: HostFreshness,
 }
 
@@ -159,8 +161,13 @@ impl Store {
         let id = HostId(row.try_get("id")?);
         if !request.platform.is_empty() {
             let mut tx = self.begin().await?;
-            self.sync_builtin_labels(&mut tx, id, &request.platform, ts)
-                .await?;
+            self.sync_builtin_labels(
+                &mut tx,
+                id,
+                &HostPlatform::new(request.platform.as_str()),
+                ts,
+            )
+            .await?;
             tx.commit().await?;
         }
         Ok(id)
@@ -183,7 +190,7 @@ impl Store {
         Ok(Some(AgentHost {
             id: HostId(row.try_get("id")?),
             team_id: row.try_get::<Option<i64>, _>("team_id")?.map(TeamId),
-            platform: row.try_get("platform")?,
+            platform: host_platform(&row)?,
             freshness: HostFreshness {
                 detail_updated_at: row.try_get("detail_updated_at")?,
                 label_updated_at: row.try_get("label_updated_at")?,
@@ -251,7 +258,7 @@ impl Store {
                 .as_ref()
                 .filter(|p| platform_before.as_ref() != Some(*p))
             {
-                self.sync_builtin_labels(&mut tx, host, platform, ts)
+                self.sync_builtin_labels(&mut tx, host, &HostPlatform::new(platform.as_str()), ts)
                     .await?;
             }
         }
@@ -359,7 +366,7 @@ impl Store {
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         host: HostId,
-        platform: &str,
+        platform: &HostPlatform,
         ts: i64,
     ) -> Result<()> {
         // Read inside the transaction: asking the pool for a second connection
@@ -369,8 +376,7 @@ impl Store {
             .await?;
         for row in &builtin {
             let label = LabelId(row.try_get("id")?);
-            let targets: String = row.try_get("platform")?;
-            let member = PlatformSet::parse(&targets).is_ok_and(|set| set.targets_host(platform));
+            let member = platforms(row, "built-in label")?.targets_host(platform);
             set_membership(tx, label, host, member, ts).await?;
         }
         Ok(())

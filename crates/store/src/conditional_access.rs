@@ -3,7 +3,7 @@
 
 use crate::{as_flag, flag, now, opt_flag, Result, Store, StoreError, Tx};
 use flotilla_core::compliance::Verdict;
-use flotilla_core::{HostId, PolicyId, TeamId};
+use flotilla_core::{HostId, HostPlatform, PolicyId, TeamId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 use std::collections::HashMap;
@@ -60,7 +60,7 @@ pub struct EntraIdentity {
 pub struct ComplianceFacts {
     pub host: HostId,
     pub team_id: Option<TeamId>,
-    pub platform: String,
+    pub platform: HostPlatform,
     pub hostname: String,
     pub os_version: String,
     pub seen_at: i64,
@@ -340,7 +340,7 @@ impl Store {
         Ok(ComplianceFacts {
             host,
             team_id: row.try_get::<Option<i64>, _>("team_id")?.map(TeamId),
-            platform: row.try_get("platform")?,
+            platform: crate::host_platform(&row)?,
             hostname: if computer_name.is_empty() {
                 hostname
             } else {

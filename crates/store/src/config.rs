@@ -2,32 +2,27 @@
 
 use crate::dirty::{Affected, DirtyKind};
 use crate::records::{Activity, ActivityRecord, Actor};
-use crate::{Result, Store};
+use crate::{settings, settings_text, Result, Store};
+use flotilla_core::settings::OrgSettings;
 use flotilla_core::UserId;
-use serde_json::Value;
 use sqlx::{Any, Row, Transaction};
 
 impl Store {
-    /// The org settings document, or `None` before first-run setup.
-    pub async fn app_config(&self) -> Result<Option<Value>> {
+    /// The org settings, or `None` before first-run setup.
+    pub async fn org_settings(&self) -> Result<Option<OrgSettings>> {
         let row = sqlx::query("SELECT document FROM app_config WHERE id = 1")
             .fetch_optional(&self.pool)
             .await?;
-        match row {
-            Some(row) => Ok(Some(serde_json::from_str(
-                &row.try_get::<String, _>("document")?,
-            )?)),
-            None => Ok(None),
-        }
+        row.as_ref().map(settings).transpose()
     }
 
-    pub async fn save_app_config(
+    pub async fn save_org_settings(
         &self,
-        document: &Value,
+        org: &OrgSettings,
         activity: Option<Activity>,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        upsert_app_config(&mut tx, document).await?;
+        upsert_org_settings(&mut tx, org).await?;
         if let Some(activity) = activity {
             record_activity(&mut tx, &activity).await?;
         }
@@ -62,15 +57,15 @@ impl Store {
     }
 }
 
-pub(crate) async fn upsert_app_config(
+pub(crate) async fn upsert_org_settings(
     tx: &mut Transaction<'_, Any>,
-    document: &Value,
+    org: &OrgSettings,
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO app_config (id, document) VALUES (1, $1) \
          ON CONFLICT (id) DO UPDATE SET document = excluded.document",
     )
-    .bind(document.to_string())
+    .bind(settings_text(org)?)
     .execute(&mut **tx)
     .await?;
     Ok(())

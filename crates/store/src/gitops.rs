@@ -2,7 +2,7 @@
 //! invalid set changes nothing and a dry run is the same work rolled back.
 //! Objects equal to what the files say are not touched (ids and timestamps stay).
 
-use crate::config::{record_activity, upsert_app_config};
+use crate::config::{record_activity, upsert_org_settings};
 use crate::labels::{
     ensure_label_unused, insert_label, label_from_row, membership_column, replace_members,
     LABEL_SELECT_UNCOUNTED,
@@ -10,20 +10,22 @@ use crate::labels::{
 use crate::policies::{insert_policy, policy_from_row, update_policy_row, POLICY_SELECT_UNCOUNTED};
 use crate::profiles::insert_profile;
 use crate::queries::{query_from_row, scope_filter, QUERY_SELECT};
-use crate::records::{
-    scope_to_column, Activity, Actor, LabelMembership, LabelSpec, LabelType, PolicySpec,
-};
+use crate::records::{scope_to_column, Activity, Actor, LabelSpec, LabelType, PolicySpec};
 use crate::software::insert_package;
 use crate::teams::{delete_team_rows, insert_secret, insert_team, replace_secrets};
 use crate::{
-    as_flag, flag, now, LabelTarget, NewProfile, Result, SoftwarePackage, Store, StoreError, Tx,
+    as_flag, flag, now, settings, settings_text, LabelTarget, NewProfile, Result, SoftwarePackage,
+    Store, StoreError, Tx,
 };
 use flotilla_core::access::Scope;
 use flotilla_core::gitops::{
-    reconcile, Action, ApplyOutcome, GlobalConfig, LabelDef, LabelMembershipType, LabelScope,
+    reconcile, Action, ApplyOutcome, GlobalConfig, LabelDef, LabelMembership, LabelScope,
     ObjectKind, PackageDef, PolicyDef, QueryDef, ScopeOutcome, Step, TeamConfig,
 };
-use flotilla_core::{HostId, LabelId, PolicyId, TeamId, ValidationErrors};
+use flotilla_core::settings::{OrgSettings, TeamSettings};
+use flotilla_core::{HostId, LabelId, PlatformSet, PolicyId, TeamId, ValidationErrors};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use sqlx::Row;
 use std::collections::HashMap;
@@ -75,6 +77,12 @@ pub struct DesiredState<'a> {
 
 fn rejected(field: &str, reason: impl Into<String>) -> StoreError {
     StoreError::Rejected(ValidationErrors::single(field, reason))
+}
+
+/// A platform list from a run core has already checked.
+fn checked_platforms(list: &str) -> Result<PlatformSet> {
+    PlatformSet::parse(list)
+        .map_err(|unknown| rejected("platform", format!("unsupported platform \"{unknown}\"")))
 }
 
 impl Store {
@@ -187,51 +195,34 @@ impl Store {
     }
 }
 
-/// Sets `value` at `object[key][field]`, making `object[key]` an object if needed.
-fn set_nested(document: &mut Value, key: &str, field: &str, value: Value) {
-    if !document.is_object() {
-        *document = json!({});
-    }
-    if let Some(object) = document.as_object_mut() {
-        let entry = object.entry(key.to_string()).or_insert_with(|| json!({}));
-        if !entry.is_object() {
-            *entry = json!({});
-        }
-        if let Some(inner) = entry.as_object_mut() {
-            inner.insert(field.to_string(), value);
-        }
-    }
-}
-
-/// `agent_options` replaced whole; `None` removes them (agents get the defaults).
-fn set_agent_options(document: &mut Value, options: &Option<Value>) {
-    if let Some(object) = document.as_object_mut() {
-        match options {
-            Some(options) => object.insert("agent_options".into(), options.clone()),
-            None => object.remove("agent_options"),
-        };
-    }
-}
-
-fn merge_section(document: &mut Value, key: &str, section: &Option<Map<String, Value>>) {
-    for (field, value) in section.iter().flatten() {
-        set_nested(document, key, field, value.clone());
-    }
-}
-
-/// Records which parts of a settings document changed.
-fn record_document_changes(before: &Value, after: &Value, outcome: &mut ScopeOutcome) {
-    let without_agent_options = |doc: &Value| {
-        let mut doc = doc.clone();
-        if let Some(object) = doc.as_object_mut() {
-            object.remove("agent_options");
-        }
-        doc
+/// Sets the fields a GitOps file gives for one settings section, keeping the
+/// rest; a field of the wrong type names its place (`org_settings.org_info`).
+fn merge_fields<T: Serialize + DeserializeOwned>(
+    section: &mut T,
+    fields: &Option<Map<String, Value>>,
+    place: &str,
+) -> Result<()> {
+    let Some(fields) = fields else {
+        return Ok(());
     };
-    if without_agent_options(before) != without_agent_options(after) {
+    let mut value = serde_json::to_value(&*section)?;
+    if let Some(object) = value.as_object_mut() {
+        object.extend(fields.clone());
+    }
+    *section = serde_json::from_value(value).map_err(|e| rejected(place, e.to_string()))?;
+    Ok(())
+}
+
+/// Records which parts of a scope's settings changed.
+fn record_settings_changes(
+    settings_changed: bool,
+    agent_options_changed: bool,
+    outcome: &mut ScopeOutcome,
+) {
+    if settings_changed {
         outcome.record(Action::Update, ObjectKind::Settings, "settings");
     }
-    if before.get("agent_options") != after.get("agent_options") {
+    if agent_options_changed {
         outcome.record(Action::Update, ObjectKind::AgentOptions, "agent_options");
     }
 }
@@ -244,26 +235,34 @@ async fn apply_org_settings(
     let row = sqlx::query("SELECT document FROM app_config WHERE id = 1")
         .fetch_optional(&mut **tx)
         .await?;
-    let before: Value = match row {
-        Some(row) => serde_json::from_str(&row.try_get::<String, _>("document")?)?,
-        None => json!({}),
-    };
+    let before: OrgSettings = row.as_ref().map(settings).transpose()?.unwrap_or_default();
     let mut after = before.clone();
-    let settings = &global.org_settings;
-    set_nested(
-        &mut after,
-        "integrations",
-        "conditional_access_enabled",
-        json!(settings.conditional_access_enabled),
-    );
-    merge_section(&mut after, "server_settings", &settings.server_settings);
-    merge_section(&mut after, "org_info", &settings.org_info);
-    set_agent_options(&mut after, &global.agent_options);
+    let desired = &global.org_settings;
+    after.integrations.conditional_access_enabled = Some(desired.conditional_access_enabled);
+    merge_fields(
+        &mut after.server_settings,
+        &desired.server_settings,
+        "org_settings.server_settings",
+    )?;
+    merge_fields(
+        &mut after.org_info,
+        &desired.org_info,
+        "org_settings.org_info",
+    )?;
+    after.agent_options = global.agent_options.clone();
     if after != before {
-        upsert_app_config(tx, &after).await?;
-        record_document_changes(&before, &after, outcome);
+        upsert_org_settings(tx, &after).await?;
+        let without_options = |s: &OrgSettings| OrgSettings {
+            agent_options: None,
+            ..s.clone()
+        };
+        record_settings_changes(
+            without_options(&before) != without_options(&after),
+            before.agent_options != after.agent_options,
+            outcome,
+        );
     }
-    if let Some(secrets) = &settings.secrets {
+    if let Some(secrets) = &desired.secrets {
         if replace_secrets(tx, None, secrets).await? {
             outcome.record(Action::Update, ObjectKind::EnrollSecrets, "enroll secrets");
         }
@@ -276,20 +275,6 @@ struct CurrentLabel {
     id: LabelId,
     def: LabelDef,
     member_ids: Vec<HostId>,
-}
-
-fn membership_type(membership: LabelMembership) -> LabelMembershipType {
-    match membership {
-        LabelMembership::Dynamic => LabelMembershipType::Dynamic,
-        LabelMembership::Manual => LabelMembershipType::Manual,
-    }
-}
-
-fn label_membership(membership: LabelMembershipType) -> LabelMembership {
-    match membership {
-        LabelMembershipType::Dynamic => LabelMembership::Dynamic,
-        LabelMembershipType::Manual => LabelMembership::Manual,
-    }
 }
 
 /// Creates and updates labels now; returns the ones to delete, which goes
@@ -337,8 +322,8 @@ async fn reconcile_labels(
                 name: record.name,
                 description: record.description,
                 query: record.query,
-                platform: record.platform,
-                membership: membership_type(record.membership),
+                platform: record.platform.to_list_string(),
+                membership: record.membership,
                 hosts: Vec::new(),
             },
             member_ids,
@@ -347,7 +332,7 @@ async fn reconcile_labels(
     let mut hosts_of = HashMap::new();
     for label in desired
         .iter()
-        .filter(|l| l.membership == LabelMembershipType::Manual)
+        .filter(|l| l.membership == LabelMembership::Manual)
     {
         hosts_of.insert(label.name.as_str(), resolve_hosts(tx, label).await?);
     }
@@ -374,8 +359,8 @@ async fn reconcile_labels(
                     name: d.name.clone(),
                     description: d.description.clone(),
                     query: d.query.clone(),
-                    platform: d.platform.clone(),
-                    membership: label_membership(d.membership),
+                    platform: checked_platforms(&d.platform)?,
+                    membership: d.membership,
                     hosts: hosts_of.get(d.name.as_str()).cloned().unwrap_or_default(),
                 };
                 insert_label(tx, &spec).await?;
@@ -389,7 +374,7 @@ async fn reconcile_labels(
                 .bind(d.description.as_str())
                 .bind(d.query.as_str())
                 .bind(d.platform.as_str())
-                .bind(membership_column(label_membership(d.membership)))
+                .bind(membership_column(d.membership))
                 .bind(now())
                 .bind(c.id.0)
                 .execute(&mut **tx)
@@ -398,7 +383,7 @@ async fn reconcile_labels(
                     || c.def.platform != d.platform
                     || c.def.membership != d.membership;
                 match d.membership {
-                    LabelMembershipType::Manual => {
+                    LabelMembership::Manual => {
                         replace_members(
                             tx,
                             c.id,
@@ -406,13 +391,13 @@ async fn reconcile_labels(
                         )
                         .await?
                     }
-                    LabelMembershipType::Dynamic if answers_changed => {
+                    LabelMembership::Dynamic if answers_changed => {
                         sqlx::query("DELETE FROM label_membership WHERE label_id = $1")
                             .bind(c.id.0)
                             .execute(&mut **tx)
                             .await?;
                     }
-                    LabelMembershipType::Dynamic => {}
+                    LabelMembership::Dynamic => {}
                 }
                 outcome.record(Action::Update, ObjectKind::Label, &d.name);
             }
@@ -602,28 +587,24 @@ async fn upsert_team(
         .bind(config.name.as_str())
         .fetch_optional(&mut **tx)
         .await?;
-    let mut document = match &row {
-        Some(row) => serde_json::from_str(&row.try_get::<String, _>("document")?)?,
-        None => json!({}),
-    };
-    let before = document.clone();
-    set_nested(
-        &mut document,
-        "integrations",
-        "conditional_access_enabled",
-        json!(config.conditional_access_enabled),
-    );
-    set_agent_options(&mut document, &config.agent_options);
+    let before: TeamSettings = row.as_ref().map(settings).transpose()?.unwrap_or_default();
+    let mut after = before.clone();
+    after.integrations.conditional_access_enabled = Some(config.conditional_access_enabled);
+    after.agent_options = config.agent_options.clone();
     let id = match row {
         Some(row) => {
             let id = TeamId(row.try_get("id")?);
-            if document != before {
+            if after != before {
                 sqlx::query("UPDATE teams SET document = $1 WHERE id = $2")
-                    .bind(document.to_string())
+                    .bind(settings_text(&after)?)
                     .bind(id.0)
                     .execute(&mut **tx)
                     .await?;
-                record_document_changes(&before, &document, outcome);
+                record_settings_changes(
+                    before.integrations != after.integrations || before.other != after.other,
+                    before.agent_options != after.agent_options,
+                    outcome,
+                );
             }
             if let Some(secrets) = &config.secrets {
                 if replace_secrets(tx, Some(id), secrets).await? {
@@ -633,7 +614,7 @@ async fn upsert_team(
             id
         }
         None => {
-            let id = insert_team(tx, &config.name, "", &document).await?;
+            let id = insert_team(tx, &config.name, "", &after).await?;
             let fresh = std::slice::from_ref(&team.new_secret);
             for secret in config.secrets.as_deref().unwrap_or(fresh) {
                 insert_secret(tx, secret, Some(id)).await?;

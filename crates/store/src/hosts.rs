@@ -3,7 +3,7 @@
 use crate::config::record_activity;
 use crate::dirty::{Affected, DirtyKind};
 use crate::records::{Activity, HostRecord};
-use crate::{flag, opt_flag, Result, Store, StoreError};
+use crate::{flag, host_platform, opt_flag, Result, Store, StoreError};
 use flotilla_core::{HostId, LabelId, PolicyId, TeamId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -333,7 +333,7 @@ pub(crate) fn host_from_row(row: &AnyRow) -> Result<HostRecord> {
         computer_name: row.try_get("computer_name")?,
         hardware_serial: row.try_get("hardware_serial")?,
         hardware_model: row.try_get("hardware_model")?,
-        platform: row.try_get("platform")?,
+        platform: host_platform(row)?,
         os_version: row.try_get("os_version")?,
         osquery_version: row.try_get("osquery_version")?,
         uptime_secs: row.try_get("uptime_secs")?,

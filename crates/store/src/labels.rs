@@ -4,7 +4,7 @@ use crate::config::record_activity;
 use crate::dirty::{Affected, DirtyKind};
 use crate::error::conflict_on_unique;
 use crate::records::{Activity, LabelMembership, LabelRecord, LabelSpec, LabelType};
-use crate::{now, Result, Store, StoreError, Tx};
+use crate::{now, platforms, Result, Store, StoreError, Tx};
 use flotilla_core::{HostId, LabelId};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -163,7 +163,7 @@ pub(crate) async fn insert_label(tx: &mut Tx, spec: &LabelSpec) -> Result<LabelI
     .bind(spec.name.as_str())
     .bind(spec.description.as_str())
     .bind(spec.query.as_str())
-    .bind(spec.platform.as_str())
+    .bind(spec.platform.to_list_string())
     .bind(membership_column(spec.membership))
     .bind(now())
     .fetch_one(&mut **tx)
@@ -248,16 +248,20 @@ pub(crate) fn label_from_row(row: &AnyRow) -> Result<LabelRecord> {
         name: row.try_get("name")?,
         description: row.try_get("description")?,
         query: row.try_get("query")?,
-        platform: row.try_get("platform")?,
-        label_type: if label_type == "builtin" {
-            LabelType::Builtin
-        } else {
-            LabelType::Regular
+        platform: platforms(row, "label")?,
+        label_type: match label_type.as_str() {
+            "builtin" => LabelType::Builtin,
+            "regular" => LabelType::Regular,
+            other => return Err(StoreError::Corrupt(format!("label type \"{other}\""))),
         },
-        membership: if membership == "manual" {
-            LabelMembership::Manual
-        } else {
-            LabelMembership::Dynamic
+        membership: match membership.as_str() {
+            "dynamic" => LabelMembership::Dynamic,
+            "manual" => LabelMembership::Manual,
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "label membership type \"{other}\""
+                )))
+            }
         },
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,

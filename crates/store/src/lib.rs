@@ -31,7 +31,7 @@ pub use dirty::{DirtyClaim, DirtyKind};
 pub use error::StoreError;
 pub use gitops::{DesiredPackage, DesiredProfile, DesiredState, DesiredTeam, PackageFacts};
 pub use hosts::{HostFilter, HostOrder, Page, PolicyResponseFilter, TeamFilter};
-pub use policies::SettingsDocument;
+pub use policies::ScopeSettings;
 pub use profiles::{LabelTarget, NewProfile, ProfileRecord};
 pub use queries::SavedQuery;
 pub use records::*;
@@ -173,6 +173,33 @@ pub(crate) fn flag(row: &AnyRow, column: &str) -> Result<bool> {
 /// Reads a nullable 0/1 column.
 pub(crate) fn opt_flag(row: &AnyRow, column: &str) -> Result<Option<bool>> {
     Ok(row.try_get::<Option<i64>, _>(column)?.map(|v| v != 0))
+}
+
+/// Reads a platform-list column (`"darwin,windows"`, `""` for every platform);
+/// `what` names the object for the error.
+pub(crate) fn platforms(row: &AnyRow, what: &str) -> Result<flotilla_core::PlatformSet> {
+    let list: String = row.try_get("platform")?;
+    flotilla_core::PlatformSet::parse(&list)
+        .map_err(|unknown| StoreError::Corrupt(format!("{what} platform \"{unknown}\"")))
+}
+
+/// Reads a host's platform as osquery reported it.
+pub(crate) fn host_platform(row: &AnyRow) -> Result<flotilla_core::HostPlatform> {
+    Ok(flotilla_core::HostPlatform::new(
+        row.try_get::<String, _>("platform")?,
+    ))
+}
+
+/// Reads a settings document column (org or team settings).
+pub(crate) fn settings<T: serde::de::DeserializeOwned>(row: &AnyRow) -> Result<T> {
+    Ok(serde_json::from_str(
+        &row.try_get::<String, _>("document")?,
+    )?)
+}
+
+/// A settings document as it is stored.
+pub(crate) fn settings_text<T: serde::Serialize>(settings: &T) -> Result<String> {
+    Ok(serde_json::to_string(settings)?)
 }
 
 pub(crate) fn as_flag(value: bool) -> i64 {

@@ -7,11 +7,11 @@ use crate::records::{
     scope_from_column, scope_to_column, Activity, HostPolicy, PolicyRecord, PolicySpec,
 };
 use crate::LabelTarget;
-use crate::{as_flag, flag, now, opt_flag, Result, Store, StoreError, Tx};
+use crate::{as_flag, flag, now, opt_flag, platforms, Result, Store, StoreError, Tx};
 use flotilla_core::access::Scope;
+use flotilla_core::settings::{OrgSettings, TeamSettings};
 use flotilla_core::targeting::{label_scope_applies, LabelScope};
-use flotilla_core::{HostId, PolicyId, PolicyResponse, TeamId, UserId};
-use serde_json::Value;
+use flotilla_core::{HostId, HostPlatform, PolicyId, PolicyResponse, TeamId, UserId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -39,11 +39,14 @@ pub(crate) const POLICY_SELECT_UNCOUNTED: &str = concat!(
      LEFT JOIN software_packages sp ON sp.id = p.install_software_id"
 );
 
-/// A settings document to replace: a team's, or the org's.
+/// Settings to replace: a team's, or the org's.
 #[derive(Debug, Clone, Copy)]
-pub enum SettingsDocument<'a> {
-    Team { id: TeamId, document: &'a Value },
-    Org(&'a Value),
+pub enum ScopeSettings<'a> {
+    Team {
+        id: TeamId,
+        settings: &'a TeamSettings,
+    },
+    Org(&'a OrgSettings),
 }
 
 /// The hosts a policy of this scope is checked on.
@@ -171,7 +174,7 @@ impl Store {
     pub async fn save_conditional_access(
         &self,
         policies: &[(PolicyId, PolicySpec, Activity)],
-        settings: SettingsDocument<'_>,
+        settings: ScopeSettings<'_>,
         activity: Activity,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
@@ -180,9 +183,9 @@ impl Store {
             record_activity(&mut tx, activity).await?;
         }
         let affected = match settings {
-            SettingsDocument::Team { id, document } => {
+            ScopeSettings::Team { id, settings } => {
                 let updated = sqlx::query("UPDATE teams SET document = $1 WHERE id = $2")
-                    .bind(document.to_string())
+                    .bind(crate::settings_text(settings)?)
                     .bind(id.0)
                     .execute(&mut *tx)
                     .await?;
@@ -191,8 +194,8 @@ impl Store {
                 }
                 Affected::Team(Some(id))
             }
-            SettingsDocument::Org(document) => {
-                crate::config::upsert_app_config(&mut tx, document).await?;
+            ScopeSettings::Org(org) => {
+                crate::config::upsert_org_settings(&mut tx, org).await?;
                 Affected::Team(None)
             }
         };
@@ -278,7 +281,7 @@ impl Store {
         &self,
         host: HostId,
         team: Option<TeamId>,
-        platform: &str,
+        platform: &HostPlatform,
     ) -> Result<Vec<HostPolicy>> {
         let results =
             sqlx::query("SELECT policy_id, passes FROM policy_membership WHERE host_id = $1")
@@ -376,7 +379,7 @@ pub(crate) async fn update_policy_row(
 }
 
 /// Whether a policy's platform list covers a host platform.
-pub(crate) fn targets(policy: &PolicyRecord, host_platform: &str) -> bool {
+pub(crate) fn targets(policy: &PolicyRecord, host_platform: &HostPlatform) -> bool {
     policy.platform.targets_host(host_platform)
 }
 
@@ -388,11 +391,7 @@ pub(crate) fn policy_from_row(row: &AnyRow) -> Result<PolicyRecord> {
         query: row.try_get("query")?,
         description: row.try_get("description")?,
         resolution: row.try_get("resolution")?,
-        platform: {
-            let list: String = row.try_get("platform")?;
-            flotilla_core::PlatformSet::parse(&list)
-                .map_err(|unknown| StoreError::Corrupt(format!("policy platform \"{unknown}\"")))?
-        },
+        platform: platforms(row, "policy")?,
         critical: flag(row, "critical")?,
         calendar_events_enabled: flag(row, "calendar_events_enabled")?,
         conditional_access_enabled: flag(row, "conditional_access_enabled")?,

@@ -2,8 +2,12 @@
 
 use flotilla_core::access::{Role, Scope};
 use flotilla_core::activity::ActivityType;
+use flotilla_core::settings::TeamSettings;
+pub use flotilla_core::targeting::LabelMembership;
 use flotilla_core::targeting::LabelScope;
-use flotilla_core::{HostId, LabelId, PlatformSet, PolicyId, PolicyResponse, TeamId, UserId};
+use flotilla_core::{
+    HostId, HostPlatform, LabelId, PlatformSet, PolicyId, PolicyResponse, TeamId, UserId,
+};
 use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -11,8 +15,7 @@ pub struct TeamRecord {
     pub id: TeamId,
     pub name: String,
     pub description: String,
-    /// Team settings that later features extend: `agent_options`, `integrations`.
-    pub document: Value,
+    pub settings: TeamSettings,
     pub created_at: i64,
     pub host_count: i64,
 }
@@ -56,7 +59,7 @@ pub struct HostRecord {
     pub computer_name: String,
     pub hardware_serial: String,
     pub hardware_model: String,
-    pub platform: String,
+    pub platform: HostPlatform,
     pub os_version: String,
     pub osquery_version: String,
     pub uptime_secs: i64,
@@ -82,21 +85,14 @@ pub enum LabelType {
     Regular,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LabelMembership {
-    /// Hosts answer the label's query.
-    Dynamic,
-    /// An admin lists the hosts.
-    Manual,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LabelRecord {
     pub id: LabelId,
     pub name: String,
     pub description: String,
     pub query: String,
-    pub platform: String,
+    /// Parsed once, where it is read from the database.
+    pub platform: PlatformSet,
     pub label_type: LabelType,
     pub membership: LabelMembership,
     pub created_at: i64,
@@ -110,7 +106,7 @@ pub struct LabelSpec {
     pub name: String,
     pub description: String,
     pub query: String,
-    pub platform: String,
+    pub platform: PlatformSet,
     pub membership: LabelMembership,
     /// For manual labels: the member hosts.
     pub hosts: Vec<HostId>,
@@ -162,14 +158,6 @@ pub struct PolicySpec {
 pub struct HostPolicy {
     pub policy: PolicyRecord,
     pub response: PolicyResponse,
-}
-
-/// A policy or label query as an agent is sent it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TargetedQuery {
-    pub id: i64,
-    pub query: String,
-    pub platform: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

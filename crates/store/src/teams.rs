@@ -4,9 +4,9 @@ use crate::config::record_activity;
 use crate::dirty::{Affected, DirtyKind};
 use crate::error::conflict_on_unique;
 use crate::records::{Activity, EnrollSecret, TeamRecord};
-use crate::{now, Result, Store, StoreError, Tx};
+use crate::{now, settings, settings_text, Result, Store, StoreError, Tx};
+use flotilla_core::settings::TeamSettings;
 use flotilla_core::TeamId;
-use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -19,12 +19,12 @@ impl Store {
         &self,
         name: &str,
         description: &str,
-        document: &Value,
+        settings: &TeamSettings,
         secret: &str,
         activity: Activity,
     ) -> Result<TeamRecord> {
         let mut tx = self.begin().await?;
-        let id = insert_team(&mut tx, name, description, document).await?;
+        let id = insert_team(&mut tx, name, description, settings).await?;
         insert_secret(&mut tx, secret, Some(id)).await?;
         record_activity(&mut tx, &activity).await?;
         tx.commit().await?;
@@ -40,17 +40,15 @@ impl Store {
         team_from_row(&row)
     }
 
-    /// A team's settings document alone: cheap enough for agent check-ins
-    /// (the full record counts the team's hosts).
-    pub async fn team_document(&self, id: TeamId) -> Result<Value> {
+    /// A team's settings alone: cheap enough for agent check-ins (the full
+    /// record counts the team's hosts).
+    pub async fn team_settings(&self, id: TeamId) -> Result<TeamSettings> {
         let row = sqlx::query("SELECT document FROM teams WHERE id = $1")
             .bind(id.0)
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound("team"))?;
-        Ok(serde_json::from_str(
-            &row.try_get::<String, _>("document")?,
-        )?)
+        settings(&row)
     }
 
     pub async fn teams(&self) -> Result<Vec<TeamRecord>> {
@@ -65,7 +63,7 @@ impl Store {
         id: TeamId,
         name: &str,
         description: &str,
-        document: &Value,
+        settings: &TeamSettings,
         activity: Option<Activity>,
     ) -> Result<TeamRecord> {
         let mut tx = self.begin().await?;
@@ -74,7 +72,7 @@ impl Store {
         )
         .bind(name)
         .bind(description)
-        .bind(document.to_string())
+        .bind(settings_text(settings)?)
         .bind(id.0)
         .execute(&mut *tx)
         .await
@@ -194,14 +192,14 @@ pub(crate) async fn insert_team(
     tx: &mut Tx,
     name: &str,
     description: &str,
-    document: &Value,
+    settings: &TeamSettings,
 ) -> Result<TeamId> {
     let row = sqlx::query(
         "INSERT INTO teams (name, description, document, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
     )
     .bind(name)
     .bind(description)
-    .bind(document.to_string())
+    .bind(settings_text(settings)?)
     .bind(now())
     .fetch_one(&mut **tx)
     .await
@@ -252,7 +250,7 @@ fn team_from_row(row: &AnyRow) -> Result<TeamRecord> {
         id: TeamId(row.try_get("id")?),
         name: row.try_get("name")?,
         description: row.try_get("description")?,
-        document: serde_json::from_str(&row.try_get::<String, _>("document")?)?,
+        settings: settings(row)?,
         created_at: row.try_get("created_at")?,
         host_count: row.try_get("host_count")?,
     })

@@ -1,12 +1,12 @@
 //! Users, their roles, and API sessions.
 
-use crate::config::{record_activity, upsert_app_config};
+use crate::config::{record_activity, upsert_org_settings};
 use crate::error::conflict_on_unique;
 use crate::records::{Activity, NewUser, UserRecord};
 use crate::{now, Result, Store, StoreError};
 use flotilla_core::access::Role;
+use flotilla_core::settings::OrgSettings;
 use flotilla_core::{TeamId, UserId};
-use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
@@ -18,7 +18,7 @@ impl Store {
     pub async fn complete_setup(
         &self,
         admin: &NewUser,
-        config: &Value,
+        org: &OrgSettings,
         token_hash: &str,
     ) -> Result<UserRecord> {
         let mut tx = self.begin().await?;
@@ -32,7 +32,7 @@ impl Store {
             ));
         }
         let user = insert_user(&mut tx, admin).await?;
-        upsert_app_config(&mut tx, config).await?;
+        upsert_org_settings(&mut tx, org).await?;
         insert_session(&mut tx, user.id, token_hash).await?;
         tx.commit().await?;
         Ok(user)

@@ -2,7 +2,7 @@
 
 use super::{enroll_request_from_details, rows_of, AgentResult};
 use crate::error::{ApiError, JsonBody};
-use crate::service::agent::{self, targets};
+use crate::service::agent;
 use crate::wire::osquery::{DistributedReadResponse, EnrollResponse};
 use crate::wire::osquery::{DistributedWriteBody, EnrollBody, LogBody, NodeKeyBody};
 use crate::wire::Empty;
@@ -109,8 +109,7 @@ pub async fn distributed_read(
         }
         // Only hosts whose team reports to Entra are asked who they are there.
         let identity = &ENTRA_IDENTITY_QUERY;
-        if targets(identity.platforms, &host.platform)
-            && agent::reports_to_entra(&state, host.team_id).await?
+        if identity.runs_on(&host.platform) && agent::reports_to_entra(&state, host.team_id).await?
         {
             let name = QueryName::Detail(identity.name.to_string()).to_wire();
             if let Some(check) = identity.discovery {

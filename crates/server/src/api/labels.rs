@@ -10,6 +10,7 @@ use crate::wire::{self, Empty, HostsResponse, Label, LabelResponse, LabelsRespon
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
+use flotilla_core::targeting::LabelMembership;
 use flotilla_core::{HostId, LabelId};
 
 fn members(hosts: Option<Vec<String>>, host_ids: Option<Vec<i64>>) -> Option<Members> {
@@ -32,10 +33,13 @@ pub async fn create(
     JsonBody(body): JsonBody<CreateLabelBody>,
 ) -> ApiResult<Json<LabelResponse>> {
     let members = members(body.hosts, body.host_ids);
-    let manual = match body.label_membership_type.as_deref() {
-        Some("manual") => true,
-        Some("dynamic") => false,
-        None | Some("") => body.query.trim().is_empty() && members.is_some(),
+    let membership = match body.label_membership_type.as_deref() {
+        Some("manual") => LabelMembership::Manual,
+        Some("dynamic") => LabelMembership::Dynamic,
+        None | Some("") if body.query.trim().is_empty() && members.is_some() => {
+            LabelMembership::Manual
+        }
+        None | Some("") => LabelMembership::Dynamic,
         Some(other) => {
             return Err(ApiError::invalid(
                 "label_membership_type",
@@ -48,7 +52,7 @@ pub async fn create(
         description: body.description,
         query: body.query,
         platform: body.platform,
-        manual,
+        membership,
         members: members.unwrap_or_default(),
     };
     let label = labels::create(&state, &session.caller(), new).await?;

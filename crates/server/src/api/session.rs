@@ -33,7 +33,7 @@ pub async fn setup(
     .await?;
     Ok(Json(SetupResponse {
         admin: User::of(&done.user, &[]),
-        org_info: done.config["org_info"].clone(),
+        org_info: done.settings.org_info,
         server_url: body.server_url,
         token: done.token,
     }))

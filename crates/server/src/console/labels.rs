@@ -40,7 +40,7 @@ async fn render_list(
                     tr {
                         td { strong { (l.name) } br; span.unknown { (l.description) } }
                         td { (match (l.label_type, l.membership) { (LabelType::Builtin, _) => "Built-in", (_, LabelMembership::Dynamic) => "Dynamic", (_, LabelMembership::Manual) => "Manual" }) }
-                        td { (if l.platform.is_empty() { "All" } else { l.platform.as_str() }) }
+                        td { (if l.platform.is_all() { "All".to_string() } else { l.platform.to_list_string() }) }
                         td { a href=(format!("/hosts?label_id={}", l.id.0)) { (l.host_count) } }
                         td { code { (l.query) } }
                         td {
@@ -258,7 +258,11 @@ pub async fn create(State(state): State<AppState>, viewer: Viewer, form: Form) -
         description: form.get("description").to_string(),
         query: form.get("query").to_string(),
         platform: form.get("platform").to_string(),
-        manual,
+        membership: if manual {
+            LabelMembership::Manual
+        } else {
+            LabelMembership::Dynamic
+        },
         members: Members {
             identifiers: host_lines(&form),
             ..Members::default()

@@ -6,17 +6,12 @@ use super::{ServiceError, ServiceResult};
 use crate::secrets::random_token;
 use crate::AppState;
 use flotilla_core::targeting::label_scope_applies;
-use flotilla_core::{PlatformSet, TeamId};
+use flotilla_core::TeamId;
 use flotilla_store::{
     AgentHost, AgentKind, AgentWrite, EnrollRequest, LabelRecord, PolicyRecord, SavedQuery,
     StoreError,
 };
 use serde_json::Value;
-
-/// Whether a platform list (`darwin,linux`, "" for all) targets a host's platform.
-pub fn targets(platform_list: &str, host_platform: &str) -> bool {
-    PlatformSet::parse(platform_list).is_ok_and(|set| set.targets_host(host_platform))
-}
 
 /// Enrolls a host with an enroll secret (which decides its team); returns
 /// the new node key. An unknown secret is `NodeInvalid`.
@@ -69,20 +64,19 @@ pub async fn agent_options(state: &AppState, team: Option<TeamId>) -> ServiceRes
     let team_options = match team {
         Some(team) => state
             .store
-            .team_document(team)
+            .team_settings(team)
             .await?
-            .get("agent_options")
+            .agent_options()
             .cloned(),
         None => None,
     };
-    Ok(match team_options.filter(|o| !o.is_null()) {
+    Ok(match team_options {
         Some(options) => Some(options),
         None => state
             .store
-            .app_config()
+            .org_settings()
             .await?
-            .and_then(|c| c.get("agent_options").cloned())
-            .filter(|o| !o.is_null()),
+            .and_then(|org| org.agent_options().cloned()),
     })
 }
 
@@ -110,7 +104,7 @@ pub async fn labels_to_ask(state: &AppState, host: &AgentHost) -> ServiceResult<
         .dynamic_labels()
         .await?
         .into_iter()
-        .filter(|l| targets(&l.platform, &host.platform))
+        .filter(|l| l.platform.targets_host(&host.platform))
         .collect())
 }
 

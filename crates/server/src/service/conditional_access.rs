@@ -9,8 +9,8 @@ use crate::AppState;
 use flotilla_core::access::Scope;
 use flotilla_core::activity::ActivityType;
 use flotilla_core::PolicyId;
-use flotilla_store::{IntegrationStatus, MsIntegration, PolicyRecord, SettingsDocument};
-use serde_json::{json, Value};
+use flotilla_store::{IntegrationStatus, MsIntegration, PolicyRecord, ScopeSettings};
+use serde_json::json;
 
 /// How long the admin has to finish Microsoft's consent page.
 const CONSENT_TTL_SECS: i64 = 3600;
@@ -157,15 +157,6 @@ pub async fn disconnect(state: &AppState, caller: &Caller) -> ServiceResult<()> 
     Ok(())
 }
 
-/// The `conditional_access` block of the org settings.
-pub async fn config_block(state: &AppState) -> ServiceResult<Value> {
-    let integration = state.store.ms_integration().await?;
-    Ok(json!({
-        "microsoft_entra_tenant_id": integration.as_ref().map_or("", |i| i.tenant_id.as_str()),
-        "microsoft_entra_connection_configured": integration.is_some_and(|i| i.status == IntegrationStatus::Active),
-    }))
-}
-
 /// A team's (or "No team"'s) automation: whether it reports, and its policies.
 pub struct Automation {
     pub enabled: bool,
@@ -196,18 +187,6 @@ pub async fn automation(
         policies: state.store.policies(scope).await?,
         integration: state.store.ms_integration().await?,
     })
-}
-
-fn set_switch(document: &mut Value, enabled: bool) {
-    if !document.is_object() {
-        *document = json!({});
-    }
-    if let Some(object) = document.as_object_mut() {
-        let integrations = object.entry("integrations").or_insert_with(|| json!({}));
-        if let Some(map) = integrations.as_object_mut() {
-            map.insert("conditional_access_enabled".into(), json!(enabled));
-        }
-    }
 }
 
 /// Switches conditional access for a team (or "No team") and sets which of
@@ -241,22 +220,28 @@ pub async fn set_automation(
         },
         json!({ "team_id": team.map(|t| t.0) }),
     );
-    let mut document = match team {
-        Some(id) => state.store.team(id).await?.document,
-        None => state.store.app_config().await?.unwrap_or_else(|| json!({})),
-    };
-    set_switch(&mut document, enabled);
-    let settings = match team {
-        Some(id) => SettingsDocument::Team {
-            id,
-            document: &document,
-        },
-        None => SettingsDocument::Org(&document),
-    };
-    state
-        .store
-        .save_conditional_access(&changes, settings, activity)
-        .await?;
+    match team {
+        Some(id) => {
+            let mut settings = state.store.team_settings(id).await?;
+            settings.integrations.conditional_access_enabled = Some(enabled);
+            let settings = ScopeSettings::Team {
+                id,
+                settings: &settings,
+            };
+            state
+                .store
+                .save_conditional_access(&changes, settings, activity)
+                .await?;
+        }
+        None => {
+            let mut org = state.store.org_settings().await?.unwrap_or_default();
+            org.integrations.conditional_access_enabled = Some(enabled);
+            state
+                .store
+                .save_conditional_access(&changes, ScopeSettings::Org(&org), activity)
+                .await?;
+        }
+    }
     Ok(())
 }
 

@@ -1,11 +1,15 @@
 //! Org settings (`GET/PATCH /config`, the console's switches) and the rules
 //! their parts follow wherever they are set.
 
-use super::{conditional_access, Caller, ServiceResult};
+use super::{Caller, ServiceError, ServiceResult};
 use crate::AppState;
 use flotilla_core::access::Scope;
 use flotilla_core::activity::ActivityType;
+use flotilla_core::settings::OrgSettings;
 use flotilla_core::ValidationErrors;
+use flotilla_store::MsIntegration;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 /// Top-level settings keys a settings patch takes.
@@ -59,42 +63,41 @@ pub fn check_agent_options(options: &Value, errors: &mut ValidationErrors) {
 }
 
 /// The org settings a new installation starts with.
-pub fn initial_config(org_name: &str, org_logo_url: &str, server_url: &str) -> Value {
-    json!({
-        "org_info": { "org_name": org_name, "org_logo_url": org_logo_url, "contact_url": "" },
-        "server_settings": { "server_url": server_url },
-        "integrations": {},
-        "agent_options": { "config": crate::agent::default_agent_config_value() },
-    })
+pub fn initial_settings(org_name: &str, org_logo_url: &str, server_url: &str) -> OrgSettings {
+    OrgSettings::initial(
+        org_name,
+        org_logo_url,
+        server_url,
+        crate::agent::default_agent_config_value(),
+    )
+}
+
+/// The org settings as one caller may see them, with the Entra connection.
+pub struct OrgView {
+    pub settings: OrgSettings,
+    pub integration: Option<MsIntegration>,
 }
 
 /// The org settings as the caller may see them, with the conditional access state.
-pub async fn get(state: &AppState, caller: &Caller) -> ServiceResult<Value> {
-    let mut config = state.store.app_config().await?.unwrap_or_else(|| json!({}));
-    if let Some(object) = config.as_object_mut() {
-        // Only admins and maintainers see how agents are configured.
-        if !caller.principal.can_write(Scope::Global) {
-            object.remove("agent_options");
-        }
-        object.insert(
-            "conditional_access".into(),
-            conditional_access::config_block(state).await?,
-        );
+pub async fn get(state: &AppState, caller: &Caller) -> ServiceResult<OrgView> {
+    let mut settings = state.store.org_settings().await?.unwrap_or_default();
+    // Only admins and maintainers see how agents are configured.
+    if !caller.principal.can_write(Scope::Global) {
+        settings.agent_options = None;
     }
-    Ok(config)
+    Ok(OrgView {
+        settings,
+        integration: state.store.ms_integration().await?,
+    })
 }
 
 /// The configured server URL ("" before setup).
 pub async fn server_url(state: &AppState) -> ServiceResult<String> {
     Ok(state
         .store
-        .app_config()
+        .org_settings()
         .await?
-        .and_then(|c| {
-            c.pointer("/server_settings/server_url")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
+        .map(|org| org.server_settings.server_url)
         .unwrap_or_default())
 }
 
@@ -153,6 +156,17 @@ fn validate_patch(patch: &Map<String, Value>) -> Result<(), ValidationErrors> {
     errors.into_result()
 }
 
+/// Settings with a checked patch applied (see [`merge`]); a value of the
+/// wrong type for a key Flotilla reads is refused.
+pub(crate) fn patched<T: Serialize + DeserializeOwned>(
+    current: &T,
+    patch: &Map<String, Value>,
+) -> ServiceResult<T> {
+    let mut document = serde_json::to_value(current).map_err(|_| ServiceError::Internal)?;
+    merge(&mut document, &Value::Object(patch.clone()));
+    serde_json::from_value(document).map_err(|e| ServiceError::invalid("settings", e.to_string()))
+}
+
 /// Objects merge key by key; anything else replaces. `agent_options` is
 /// replaced whole, as in Fleet.
 fn merge(target: &mut Value, patch: &Value) {
@@ -180,14 +194,20 @@ pub async fn modify(
     state: &AppState,
     caller: &Caller,
     patch: Map<String, Value>,
-) -> ServiceResult<Value> {
+) -> ServiceResult<OrgView> {
     caller.require_global_admin()?;
     validate_patch(&patch)?;
-    let mut config = state.store.app_config().await?.unwrap_or_else(|| json!({}));
-    merge(&mut config, &Value::Object(patch));
+    let current = state.store.org_settings().await?.unwrap_or_default();
+    let settings = patched(&current, &patch)?;
     let activity = caller.activity(ActivityType::EditedOrgSettings, json!({}));
-    state.store.save_app_config(&config, Some(activity)).await?;
-    Ok(config)
+    state
+        .store
+        .save_org_settings(&settings, Some(activity))
+        .await?;
+    Ok(OrgView {
+        settings,
+        integration: state.store.ms_integration().await?,
+    })
 }
 
 #[cfg(test)]

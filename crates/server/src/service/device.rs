@@ -4,8 +4,8 @@
 
 use super::{ServiceError, ServiceResult};
 use crate::AppState;
+use flotilla_core::settings::OrgInfo;
 use flotilla_store::{ComplianceReport, HostPolicy, HostRecord};
-use serde_json::Value;
 use std::net::IpAddr;
 
 /// What My device shows.
@@ -13,7 +13,7 @@ pub struct MyDevice {
     pub host: HostRecord,
     pub policies: Vec<HostPolicy>,
     /// The org settings (logo, contact URL).
-    pub org: Value,
+    pub org: OrgInfo,
     pub last_report: Option<ComplianceReport>,
 }
 
@@ -42,7 +42,12 @@ pub async fn my_device(state: &AppState, client: IpAddr, token: &str) -> Service
         .store
         .host_policies(host.id, host.team_id, &host.platform)
         .await?;
-    let org = state.store.app_config().await?.unwrap_or_default();
+    let org = state
+        .store
+        .org_settings()
+        .await?
+        .unwrap_or_default()
+        .org_info;
     let last_report = state
         .store
         .compliance_reports(host.id, 1)

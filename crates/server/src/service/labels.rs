@@ -5,7 +5,7 @@ use super::{Caller, ServiceError, ServiceResult};
 use crate::AppState;
 use flotilla_core::access::Scope;
 use flotilla_core::activity::ActivityType;
-use flotilla_core::validation::{validate_label, validate_label_name, LabelDraft};
+use flotilla_core::validation::{validate_label, validate_label_name};
 use flotilla_core::{HostId, LabelId};
 use flotilla_store::{
     HostFilter, HostOrder, HostRecord, LabelMembership, LabelRecord, LabelSpec, LabelType, Page,
@@ -32,7 +32,8 @@ pub struct NewLabel {
     pub description: String,
     pub query: String,
     pub platform: String,
-    pub manual: bool,
+    pub membership: LabelMembership,
+    /// For a manual label.
     pub members: Members,
 }
 
@@ -136,28 +137,19 @@ pub async fn create(
     new: NewLabel,
 ) -> ServiceResult<LabelRecord> {
     caller.require_write(Scope::Global)?;
-    let draft = LabelDraft {
-        name: new.name.trim().to_string(),
-        query: new.query.clone(),
-        platform: new.platform.clone(),
-        manual: new.manual,
-    };
-    let platform = validate_label(&draft)?;
-    let hosts = if new.manual {
+    let name = new.name.trim().to_string();
+    let platform = validate_label(&name, &new.query, &new.platform, new.membership)?;
+    let hosts = if new.membership == LabelMembership::Manual {
         member_ids(state, new.members).await?
     } else {
         Vec::new()
     };
     let spec = LabelSpec {
-        name: draft.name,
+        name,
         description: new.description.trim().to_string(),
         query: new.query.trim().to_string(),
         platform,
-        membership: if new.manual {
-            LabelMembership::Manual
-        } else {
-            LabelMembership::Dynamic
-        },
+        membership: new.membership,
         hosts,
     };
     let activity = caller.activity(

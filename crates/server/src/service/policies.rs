@@ -4,7 +4,7 @@ use super::{Caller, ServiceError, ServiceResult};
 use crate::AppState;
 use flotilla_core::access::Scope;
 use flotilla_core::activity::ActivityType;
-use flotilla_core::validation::{validate_policy, PolicyDraft};
+use flotilla_core::validation::validate_policy;
 use flotilla_core::PolicyId;
 use flotilla_store::{PolicyRecord, PolicySpec, StoreError};
 use serde_json::json;
@@ -43,12 +43,12 @@ pub fn spec_of(policy: &PolicyRecord) -> PolicySpec {
 fn checked(mut spec: PolicySpec) -> ServiceResult<PolicySpec> {
     spec.name = spec.name.trim().to_string();
     spec.query = spec.query.trim().to_string();
-    let platforms = validate_policy(&PolicyDraft {
-        name: spec.name.clone(),
-        query: spec.query.clone(),
-        platform: spec.platform.clone(),
-        conditional_access_enabled: spec.conditional_access_enabled,
-    })?;
+    let platforms = validate_policy(
+        &spec.name,
+        &spec.query,
+        &spec.platform,
+        spec.conditional_access_enabled,
+    )?;
     spec.platform = platforms.to_list_string();
     Ok(spec)
 }

@@ -5,6 +5,7 @@ use crate::secrets::random_token;
 use crate::AppState;
 use flotilla_core::access::Scope;
 use flotilla_core::activity::ActivityType;
+use flotilla_core::settings::TeamSettings;
 use flotilla_core::validation::{validate_enroll_secrets, validate_team_name};
 use flotilla_core::{TeamId, ValidationErrors};
 use flotilla_store::{Activity, EnrollSecret, TeamRecord};
@@ -90,7 +91,7 @@ pub async fn create(
         .create_team(
             &name,
             description.trim(),
-            &json!({}),
+            &TeamSettings::default(),
             &random_token(24),
             activity,
         )
@@ -154,19 +155,7 @@ pub async fn modify(
         && change.description.is_none()
         && change.settings.len() == 1
         && change.settings.contains_key("agent_options");
-    let mut document = current.document.clone();
-    if let Some(doc) = document.as_object_mut() {
-        for (key, value) in change.settings {
-            match (doc.get_mut(&key), value) {
-                (Some(Value::Object(existing)), Value::Object(new)) if key == "integrations" => {
-                    existing.extend(new)
-                }
-                (_, value) => {
-                    doc.insert(key, value);
-                }
-            }
-        }
-    }
+    let settings = config::patched(&current.settings, &change.settings)?;
     let description = change.description.unwrap_or(current.description);
     let activity = if agent_options_only {
         caller.activity(
@@ -181,7 +170,7 @@ pub async fn modify(
     };
     let team = state
         .store
-        .update_team(id, &name, description.trim(), &document, Some(activity))
+        .update_team(id, &name, description.trim(), &settings, Some(activity))
         .await?;
     view(state, caller, team).await
 }

@@ -7,10 +7,11 @@ use crate::secrets::{random_token, token_hash};
 use crate::AppState;
 use flotilla_core::access::Role;
 use flotilla_core::activity::ActivityType;
+use flotilla_core::settings::OrgSettings;
 use flotilla_core::validation::{validate_email, validate_password};
 use flotilla_core::{TeamId, UserId, ValidationErrors};
 use flotilla_store::{NewUser, TeamRecord, UserRecord};
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// The first admin, as the setup form or `POST /setup` gives them.
 pub struct SetupAdmin {
@@ -22,7 +23,7 @@ pub struct SetupAdmin {
 /// What setup makes: the admin, the org settings, and a session for the admin.
 pub struct SetupOutcome {
     pub user: UserRecord,
-    pub config: Value,
+    pub settings: OrgSettings,
     pub token: String,
 }
 
@@ -86,16 +87,16 @@ pub async fn setup(
         global_role: Some(Role::Admin),
         teams: Vec::new(),
     };
-    let config = config::initial_config(org_name.trim(), org_logo_url, server_url);
+    let settings = config::initial_settings(org_name.trim(), org_logo_url, server_url);
     let token = random_token(32);
     let user = state
         .store
-        .complete_setup(&new_user, &config, &token_hash(&token))
+        .complete_setup(&new_user, &settings, &token_hash(&token))
         .await?;
     tracing::info!(user = %user.id, "first-run setup completed");
     Ok(SetupOutcome {
         user,
-        config,
+        settings,
         token,
     })
 }

@@ -3,9 +3,10 @@
 
 use super::{optional_timestamp, timestamp};
 use flotilla_core::access::Scope;
+use flotilla_core::settings::{Integrations, OrgInfo, OrgSettings};
 use flotilla_store::{
-    ActivityRecord, EnrollSecret, HostPolicy, HostRecord, LabelMembership, LabelRecord, LabelType,
-    PolicyRecord, TeamRecord, UserRecord,
+    ActivityRecord, EnrollSecret, HostPolicy, HostRecord, IntegrationStatus, LabelMembership,
+    LabelRecord, LabelType, MsIntegration, PolicyRecord, TeamRecord, UserRecord,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -104,25 +105,21 @@ pub struct Team {
     pub description: String,
     pub created_at: String,
     pub host_count: i64,
-    pub agent_options: Value,
-    pub integrations: Value,
+    pub agent_options: Option<Value>,
+    pub integrations: Integrations,
     pub secrets: Vec<Secret>,
 }
 
 impl Team {
     pub fn of(team: &TeamRecord, enroll_secrets: &[EnrollSecret]) -> Team {
-        let doc = &team.document;
         Team {
             id: team.id.0,
             name: team.name.clone(),
             description: team.description.clone(),
             created_at: timestamp(team.created_at),
             host_count: team.host_count,
-            agent_options: doc.get("agent_options").cloned().unwrap_or(Value::Null),
-            integrations: doc
-                .get("integrations")
-                .cloned()
-                .unwrap_or_else(|| Value::Object(Default::default())),
+            agent_options: team.settings.agent_options.clone(),
+            integrations: team.settings.integrations.clone(),
             secrets: secrets(enroll_secrets),
         }
     }
@@ -196,7 +193,7 @@ impl Host {
             display_name,
             hardware_serial: host.hardware_serial.clone(),
             hardware_model: host.hardware_model.clone(),
-            platform: host.platform.clone(),
+            platform: host.platform.as_str().to_string(),
             os_version: host.os_version.clone(),
             osquery_version: host.osquery_version.clone(),
             team_id: host.team_id.map(|t| t.0),
@@ -380,7 +377,7 @@ impl From<&LabelRecord> for Label {
             name: label.name.clone(),
             description: label.description.clone(),
             query: label.query.clone(),
-            platform: label.platform.clone(),
+            platform: label.platform.to_list_string(),
             label_type: label_type(label),
             label_membership_type: membership_type(label),
             created_at: timestamp(label.created_at),
@@ -535,7 +532,7 @@ pub struct AvailableTeam {
 #[derive(Debug, Serialize)]
 pub struct SetupResponse {
     pub admin: User,
-    pub org_info: Value,
+    pub org_info: OrgInfo,
     pub server_url: String,
     pub token: String,
 }
@@ -567,3 +564,28 @@ pub struct ConditionalAccessStatus {
 /// The empty object Fleet answers changes with.
 #[derive(Debug, Serialize, Default)]
 pub struct Empty {}
+
+/// `GET/PATCH /config`: the org settings (every stored key, Fleet's and
+/// unknown ones alike) with the Entra connection's state.
+#[derive(Debug, Serialize)]
+pub struct ConfigResponse {
+    #[serde(flatten)]
+    pub settings: OrgSettings,
+    pub conditional_access: ConditionalAccessSettings,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConditionalAccessSettings {
+    pub microsoft_entra_tenant_id: String,
+    pub microsoft_entra_connection_configured: bool,
+}
+
+impl ConditionalAccessSettings {
+    pub fn of(integration: Option<&MsIntegration>) -> ConditionalAccessSettings {
+        ConditionalAccessSettings {
+            microsoft_entra_tenant_id: integration.map(|i| i.tenant_id.clone()).unwrap_or_default(),
+            microsoft_entra_connection_configured: integration
+                .is_some_and(|i| i.status == IntegrationStatus::Active),
+        }
+    }
+}

@@ -79,7 +79,7 @@ async fn dynamic_label_membership_is_added_and_removed() {
             name: "Has Company Portal".into(),
             description: String::new(),
             query: "SELECT 1;".into(),
-            platform: "darwin".into(),
+            platform: flotilla_core::PlatformSet::single(flotilla_core::Platform::Darwin),
             membership: LabelMembership::Dynamic,
             hosts: Vec::new(),
         };

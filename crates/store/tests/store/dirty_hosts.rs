@@ -14,7 +14,7 @@ async fn edit_team(store: &flotilla_store::Store, team: flotilla_core::TeamId) {
             team,
             "Design",
             "",
-            &serde_json::json!({}),
+            &flotilla_core::settings::TeamSettings::default(),
             Some(activity(ActivityType::EditedTeam)),
         )
         .await

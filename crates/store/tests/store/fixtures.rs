@@ -25,7 +25,7 @@ pub async fn team(store: &Store, name: &str) -> TeamId {
         .create_team(
             name,
             "",
-            &json!({}),
+            &flotilla_core::settings::TeamSettings::default(),
             &format!("{name}-secret-0001"),
             activity(ActivityType::CreatedTeam),
         )

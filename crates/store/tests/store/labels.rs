@@ -11,7 +11,7 @@ fn manual(name: &str, hosts: Vec<HostId>) -> LabelSpec {
         name: name.into(),
         description: String::new(),
         query: String::new(),
-        platform: String::new(),
+        platform: flotilla_core::PlatformSet::default(),
         membership: LabelMembership::Manual,
         hosts,
     }

@@ -7,7 +7,7 @@ use crate::fixtures::{
 use flotilla_core::access::Scope;
 use flotilla_core::activity::ActivityType;
 use flotilla_core::{PolicyId, PolicyResponse};
-use flotilla_store::{SettingsDocument, StoreError};
+use flotilla_store::{ScopeSettings, StoreError};
 
 #[tokio::test]
 async fn a_team_sees_global_and_its_own_policies_only() {
@@ -133,11 +133,12 @@ async fn a_teams_conditional_access_is_saved_in_one_transaction() {
         let p = policy(&store, Scope::Team(design), "Firewall").await;
         let mut spec = policy_spec("Firewall");
         spec.conditional_access_enabled = false;
-        let switched_on = serde_json::json!({"integrations": {"conditional_access_enabled": true}});
+        let mut switched_on = flotilla_core::settings::TeamSettings::default();
+        switched_on.integrations.conditional_access_enabled = Some(true);
         // A missing team: nothing is written, not even the policy's flag.
-        let missing = SettingsDocument::Team {
+        let missing = ScopeSettings::Team {
             id: flotilla_core::TeamId(9999),
-            document: &switched_on,
+            settings: &switched_on,
         };
         let changes = vec![(p, spec.clone(), activity(ActivityType::EditedPolicy))];
         assert!(store
@@ -151,9 +152,9 @@ async fn a_teams_conditional_access_is_saved_in_one_transaction() {
         assert!(store.policy(p).await.unwrap().conditional_access_enabled);
         settle(&store).await;
 
-        let settings = SettingsDocument::Team {
+        let settings = ScopeSettings::Team {
             id: design,
-            document: &switched_on,
+            settings: &switched_on,
         };
         store
             .save_conditional_access(
@@ -164,7 +165,7 @@ async fn a_teams_conditional_access_is_saved_in_one_transaction() {
             .await
             .unwrap();
         assert!(!store.policy(p).await.unwrap().conditional_access_enabled);
-        assert_eq!(store.team(design).await.unwrap().document, switched_on);
+        assert_eq!(store.team(design).await.unwrap().settings, switched_on);
         let kinds: Vec<String> = store
             .activities(0, 2)
             .await

@@ -4,7 +4,6 @@ use crate::backends::each_backend;
 use crate::fixtures::{activity, host, team};
 use flotilla_core::activity::ActivityType;
 use flotilla_store::StoreError;
-use serde_json::json;
 
 #[tokio::test]
 async fn a_team_is_made_with_its_secret_and_names_are_unique() {
@@ -18,7 +17,7 @@ async fn a_team_is_made_with_its_secret_and_names_are_unique() {
             .create_team(
                 "Design",
                 "",
-                &json!({}),
+                &flotilla_core::settings::TeamSettings::default(),
                 "another-secret-01",
                 activity(ActivityType::CreatedTeam),
             )

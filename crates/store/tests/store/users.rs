@@ -4,6 +4,7 @@ use crate::backends::each_backend;
 use crate::fixtures::{activity, admin, team};
 use flotilla_core::access::Role;
 use flotilla_core::activity::ActivityType;
+use flotilla_core::settings::OrgSettings;
 use flotilla_store::{NewUser, StoreError};
 use serde_json::json;
 
@@ -18,15 +19,20 @@ async fn setup_happens_once() {
             global_role: Some(Role::Admin),
             teams: Vec::new(),
         };
+        // Keys this version doesn't read are kept as they came.
+        let org: OrgSettings = serde_json::from_value(json!({
+            "org_info": {"org_name": "Example"},
+            "features": {"enable_host_users": false},
+        }))
+        .unwrap();
         let user = store
-            .complete_setup(
-                &first,
-                &json!({"org_info": {"org_name": "Example"}}),
-                "token-hash",
-            )
+            .complete_setup(&first, &org, "token-hash")
             .await
             .unwrap();
         assert!(store.is_set_up().await.unwrap());
+        let stored = store.org_settings().await.unwrap().unwrap();
+        assert_eq!(stored, org);
+        assert_eq!(stored.other["features"]["enable_host_users"], json!(false));
         assert_eq!(
             store
                 .session_user("token-hash")
@@ -36,7 +42,7 @@ async fn setup_happens_once() {
             Some(user.id)
         );
         let err = store
-            .complete_setup(&first, &json!({}), "other-hash")
+            .complete_setup(&first, &OrgSettings::default(), "other-hash")
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{err}");
