@@ -2,9 +2,9 @@
 //! the per-platform override Fleet allows) and the scheduled saved queries as
 //! packs. Pure, so the rules are tested without a server.
 
-use crate::gitops::{QueryDef, QueryLogging};
+use crate::gitops::QueryDef;
 use crate::platform::{HostPlatform, PlatformSet};
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 /// The `config` part of agent options for a host: `overrides.platforms.<p>`
 /// when the admin set one for the host's platform, else `config`, else `fallback`.
@@ -25,47 +25,23 @@ pub fn options_for_platform(
         .unwrap_or(fallback)
 }
 
-/// One pack of scheduled queries: those with an interval that run on the
-/// host's platform. `None` when nothing in it applies.
-pub fn pack(queries: &[QueryDef], host_platform: &HostPlatform) -> Option<Value> {
-    let mut entries = Map::new();
-    for query in queries.iter().filter(|q| q.interval > 0) {
-        let runs_here =
-            PlatformSet::parse(&query.platform).is_ok_and(|set| set.targets_host(host_platform));
-        if !runs_here {
-            continue;
-        }
-        let mut entry = json!({
-            "query": query.query,
-            "interval": query.interval,
-            "snapshot": query.logging == QueryLogging::Snapshot,
-            "removed": query.logging == QueryLogging::Differential,
-        });
-        if !query.min_osquery_version.is_empty() {
-            entry["version"] = json!(query.min_osquery_version);
-        }
-        entries.insert(query.name.clone(), entry);
-    }
-    (!entries.is_empty()).then(|| json!({ "queries": entries }))
-}
-
-/// The full config: options for the platform plus `packs` named as Fleet
-/// names them (`Global`, `team-<id>`; `No team` for hosts without a team).
-pub fn osquery_config(options: Value, packs: Vec<(String, Option<Value>)>) -> Value {
-    let mut config = options;
-    let packs: Map<String, Value> = packs
-        .into_iter()
-        .filter_map(|(name, pack)| pack.map(|p| (name, p)))
-        .collect();
-    if let (Some(object), false) = (config.as_object_mut(), packs.is_empty()) {
-        object.insert("packs".into(), Value::Object(packs));
-    }
-    config
+/// The saved queries that run on a schedule on a host of this platform:
+/// those with an interval whose platform list takes the host in.
+pub fn scheduled_on<'a>(
+    queries: &'a [QueryDef],
+    host_platform: &'a HostPlatform,
+) -> impl Iterator<Item = &'a QueryDef> + 'a {
+    queries.iter().filter(move |q| {
+        q.interval > 0
+            && PlatformSet::parse(&q.platform).is_ok_and(|set| set.targets_host(host_platform))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gitops::QueryLogging;
+    use serde_json::json;
 
     fn query(name: &str, interval: i64, platform: &str, logging: &str) -> QueryDef {
         QueryDef {
@@ -107,38 +83,18 @@ mod tests {
     }
 
     #[test]
-    fn only_scheduled_queries_for_the_platform_are_packed() {
+    fn only_scheduled_queries_for_the_platform_run() {
         let queries = [
             query("usb", 360, "darwin,linux", "snapshot"),
             query("on demand", 0, "", "snapshot"),
             query("windows only", 60, "windows", "snapshot"),
             query("changes", 60, "", "differential"),
         ];
-        let pack = pack(&queries, &"darwin".into()).unwrap();
-        let names: Vec<&String> = pack["queries"].as_object().unwrap().keys().collect();
-        assert_eq!(names, ["changes", "usb"]);
-        assert_eq!(pack["queries"]["usb"]["interval"], 360);
-        assert_eq!(pack["queries"]["usb"]["snapshot"], true);
-        assert_eq!(pack["queries"]["changes"]["snapshot"], false);
-        assert_eq!(pack["queries"]["changes"]["removed"], true);
-        assert!(super::pack(&queries[1..2], &"darwin".into()).is_none());
-    }
-
-    #[test]
-    fn packs_are_added_only_when_there_are_some() {
-        let options = json!({"options": {"a": 1}});
-        assert_eq!(
-            osquery_config(options.clone(), vec![("Global".into(), None)]),
-            options
-        );
-        let config = osquery_config(
-            options,
-            vec![
-                ("Global".into(), Some(json!({"queries": {}}))),
-                ("team-3".into(), None),
-            ],
-        );
-        assert!(config["packs"]["Global"].is_object());
-        assert!(config["packs"].get("team-3").is_none());
+        let mac = "darwin".into();
+        let names: Vec<&str> = scheduled_on(&queries, &mac)
+            .map(|q| q.name.as_str())
+            .collect();
+        assert_eq!(names, ["usb", "changes"]);
+        assert_eq!(scheduled_on(&queries[1..2], &mac).count(), 0);
     }
 }

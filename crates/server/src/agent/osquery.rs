@@ -3,16 +3,15 @@
 use super::{enroll_request_from_details, rows_of, AgentResult};
 use crate::error::{ApiError, JsonBody};
 use crate::service::agent;
-use crate::wire::osquery::{DistributedReadResponse, EnrollResponse};
+use crate::wire::osquery::{DistributedReadResponse, EnrollResponse, OsqueryConfig, Pack};
 use crate::wire::osquery::{DistributedWriteBody, EnrollBody, LogBody, NodeKeyBody};
 use crate::wire::Empty;
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
 use flotilla_core::access::Scope;
-use flotilla_core::agent_config::{options_for_platform, osquery_config, pack};
+use flotilla_core::agent_config::{options_for_platform, scheduled_on};
 use flotilla_core::detail::{detail_queries_for, VitalsUpdate, ENTRA_IDENTITY_QUERY};
-use flotilla_core::gitops::QueryDef;
 use flotilla_core::query_name::QueryName;
 use flotilla_core::schedule::due_queries;
 use flotilla_core::{LabelOutcome, PolicyResponse, QueryOutcome};
@@ -53,36 +52,25 @@ pub fn default_agent_config() -> Value {
 pub async fn config(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<NodeKeyBody>,
-) -> AgentResult<Json<Value>> {
+) -> AgentResult<Json<OsqueryConfig>> {
     let host = agent::authenticate(&state, AgentKind::Osquery, &body.node_key).await?;
     let options = agent::agent_options(&state, host.team_id).await?;
     let options = options_for_platform(options.as_ref(), &host.platform, default_agent_config());
     let queries = agent::scheduled_queries(&state, host.team_id).await?;
-    let scope_queries = |scope: Scope| -> Vec<QueryDef> {
-        queries
+    let pack_of = |scope: Scope| {
+        let defs: Vec<_> = queries
             .iter()
             .filter(|q| q.scope == scope)
             .map(|q| q.def.clone())
-            .collect()
+            .collect();
+        Pack::of(scheduled_on(&defs, &host.platform))
     };
     let team_pack = match host.team_id {
-        Some(team) => (
-            format!("team-{}", team.0),
-            pack(&scope_queries(Scope::Team(team)), &host.platform),
-        ),
-        None => (
-            "No team".to_string(),
-            pack(&scope_queries(Scope::NoTeam), &host.platform),
-        ),
+        Some(team) => (format!("team-{}", team.0), pack_of(Scope::Team(team))),
+        None => ("No team".to_string(), pack_of(Scope::NoTeam)),
     };
-    let packs = vec![
-        (
-            "Global".to_string(),
-            pack(&scope_queries(Scope::Global), &host.platform),
-        ),
-        team_pack,
-    ];
-    Ok(Json(osquery_config(options, packs)))
+    let packs = vec![("Global".to_string(), pack_of(Scope::Global)), team_pack];
+    Ok(Json(OsqueryConfig::new(options, packs)))
 }
 
 pub async fn distributed_read(

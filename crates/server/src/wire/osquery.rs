@@ -1,5 +1,6 @@
 //! osquery's remote API (its TLS plugins): what the server answers.
 
+use flotilla_core::gitops::{QueryDef, QueryLogging};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -16,6 +17,81 @@ pub struct DistributedReadResponse {
     pub queries: BTreeMap<String, String>,
     pub discovery: BTreeMap<String, String>,
     pub accelerate: u32,
+}
+
+/// `config`: the admin's osquery configuration (options, decorators and
+/// whatever else osquery reads, passed on as given) with the scheduled saved
+/// queries as packs, named as Fleet names them (`Global`, `team-<id>`,
+/// `No team`).
+#[derive(Debug, Serialize)]
+pub struct OsqueryConfig {
+    #[serde(flatten)]
+    pub config: Map<String, Value>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub packs: BTreeMap<String, Pack>,
+}
+
+impl OsqueryConfig {
+    /// The admin's config with these packs; empty packs are left out, and
+    /// packs the admin wrote give way to Flotilla's when there are any.
+    pub fn new(config: Value, packs: Vec<(String, Option<Pack>)>) -> OsqueryConfig {
+        let mut config = match config {
+            Value::Object(config) => config,
+            _ => Map::new(),
+        };
+        let packs: BTreeMap<String, Pack> = packs
+            .into_iter()
+            .filter_map(|(name, pack)| pack.map(|p| (name, p)))
+            .collect();
+        if !packs.is_empty() {
+            config.remove("packs");
+        }
+        OsqueryConfig { config, packs }
+    }
+}
+
+/// One pack: its queries by name.
+#[derive(Debug, Serialize)]
+pub struct Pack {
+    pub queries: BTreeMap<String, ScheduledQuery>,
+}
+
+impl Pack {
+    /// A pack of these queries; `None` when there are none.
+    pub fn of<'a>(queries: impl IntoIterator<Item = &'a QueryDef>) -> Option<Pack> {
+        let queries: BTreeMap<String, ScheduledQuery> = queries
+            .into_iter()
+            .map(|q| (q.name.clone(), ScheduledQuery::from(q)))
+            .collect();
+        (!queries.is_empty()).then_some(Pack { queries })
+    }
+}
+
+/// A scheduled query as osquery's pack format has it.
+#[derive(Debug, Serialize)]
+pub struct ScheduledQuery {
+    pub query: String,
+    pub interval: i64,
+    /// Every run logs all rows.
+    pub snapshot: bool,
+    /// Differential logging includes removed rows.
+    pub removed: bool,
+    /// The lowest osquery version that runs it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+impl From<&QueryDef> for ScheduledQuery {
+    fn from(query: &QueryDef) -> ScheduledQuery {
+        ScheduledQuery {
+            query: query.query.clone(),
+            interval: query.interval,
+            snapshot: query.logging == QueryLogging::Snapshot,
+            removed: query.logging == QueryLogging::Differential,
+            version: (!query.min_osquery_version.is_empty())
+                .then(|| query.min_osquery_version.clone()),
+        }
+    }
 }
 
 /// An unknown or missing node key: the agent enrolls again.
@@ -59,4 +135,48 @@ pub struct LogBody {
     pub log_type: String,
     #[serde(default)]
     pub data: Vec<Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn query(name: &str, logging: QueryLogging, version: &str) -> QueryDef {
+        QueryDef {
+            name: name.into(),
+            query: format!("SELECT '{name}';"),
+            interval: 60,
+            logging,
+            min_osquery_version: version.into(),
+            ..QueryDef::default()
+        }
+    }
+
+    #[test]
+    fn packs_carry_osquerys_logging_flags_and_only_appear_when_there_are_some() {
+        let queries = [
+            query("usb", QueryLogging::Snapshot, "5.0.1"),
+            query("changes", QueryLogging::Differential, ""),
+        ];
+        let options = json!({"options": {"a": 1}, "packs": {"admin": {}}});
+        let config = OsqueryConfig::new(
+            options.clone(),
+            vec![
+                ("Global".into(), Pack::of(&queries)),
+                ("team-3".into(), None),
+            ],
+        );
+        let config = serde_json::to_value(config).unwrap();
+        assert_eq!(config["options"], json!({"a": 1}));
+        assert_eq!(
+            config["packs"],
+            json!({"Global": {"queries": {
+                "usb": {"query": "SELECT 'usb';", "interval": 60, "snapshot": true, "removed": false, "version": "5.0.1"},
+                "changes": {"query": "SELECT 'changes';", "interval": 60, "snapshot": false, "removed": true},
+            }}})
+        );
+        let without = OsqueryConfig::new(options.clone(), vec![("Global".into(), Pack::of(&[]))]);
+        assert_eq!(serde_json::to_value(without).unwrap(), options);
+    }
 }
