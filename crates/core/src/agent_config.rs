@@ -4,7 +4,7 @@
 
 use crate::gitops::QueryDef;
 use crate::platform::{HostPlatform, PlatformSet};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// The `config` part of agent options for a host: `overrides.platforms.<p>`
 /// when the admin set one for the host's platform, else `config`, else `fallback`.
@@ -23,6 +23,36 @@ pub fn options_for_platform(
         .or_else(|| options.get("config").filter(|v| v.is_object()))
         .cloned()
         .unwrap_or(fallback)
+}
+
+/// The parts of agent options meant for orbit rather than osquery, as
+/// Fleet's agent options name them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OrbitOptions {
+    /// osquery flags orbit starts osqueryd with (`command_line_flags`).
+    pub command_line_flags: Option<Map<String, Value>>,
+    /// osquery extensions orbit fetches and runs, by name.
+    pub extensions: Option<Map<String, Value>>,
+    /// The update channels of orbit, osqueryd and Fleet Desktop.
+    pub update_channels: Option<Map<String, Value>>,
+    /// Seconds a script may run before orbit stops it.
+    pub script_execution_timeout: Option<i64>,
+}
+
+/// Reads orbit's parts of a host's agent options (its team's, else the org's).
+pub fn orbit_options(agent_options: Option<&Value>) -> OrbitOptions {
+    let Some(options) = agent_options else {
+        return OrbitOptions::default();
+    };
+    let object = |key: &str| options.get(key).and_then(Value::as_object).cloned();
+    OrbitOptions {
+        command_line_flags: object("command_line_flags"),
+        extensions: object("extensions"),
+        update_channels: object("update_channels"),
+        script_execution_timeout: options
+            .get("script_execution_timeout")
+            .and_then(Value::as_i64),
+    }
 }
 
 /// The saved queries that run on a schedule on a host of this platform:
@@ -80,6 +110,22 @@ mod tests {
             ),
             fallback
         );
+    }
+
+    #[test]
+    fn orbits_parts_of_the_agent_options_are_read_by_fleets_names() {
+        let options = json!({
+            "config": {"options": {}},
+            "command_line_flags": {"verbose": true},
+            "update_channels": {"orbit": "edge"},
+            "script_execution_timeout": 900,
+        });
+        let orbit = orbit_options(Some(&options));
+        assert_eq!(orbit.command_line_flags.unwrap()["verbose"], true);
+        assert_eq!(orbit.update_channels.unwrap()["orbit"], "edge");
+        assert_eq!(orbit.script_execution_timeout, Some(900));
+        assert!(orbit.extensions.is_none());
+        assert_eq!(orbit_options(None), OrbitOptions::default());
     }
 
     #[test]

@@ -31,6 +31,56 @@ impl Verdict {
     }
 }
 
+/// What is known of a host's Entra registration, for admins to see why a
+/// Mac is (or isn't) reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntraStatus {
+    Registered,
+    /// fleetd answered: the Mac has no Platform SSO registration.
+    NotRegistered,
+    /// Plain osquery has no `app_sso_platform` table, so it can't say.
+    NeedsFleetd,
+    /// Only Macs register through Platform SSO.
+    NotApplicable,
+}
+
+impl EntraStatus {
+    /// The status of a host of this platform, given whether fleetd runs on it
+    /// and whether it reported a registration.
+    pub fn of(platform: &HostPlatform, has_fleetd: bool, registered: bool) -> EntraStatus {
+        if registered {
+            EntraStatus::Registered
+        } else if platform.family() != Some(crate::Platform::Darwin) {
+            EntraStatus::NotApplicable
+        } else if has_fleetd {
+            EntraStatus::NotRegistered
+        } else {
+            EntraStatus::NeedsFleetd
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntraStatus::Registered => "registered",
+            EntraStatus::NotRegistered => "not_registered",
+            EntraStatus::NeedsFleetd => "needs_fleetd",
+            EntraStatus::NotApplicable => "not_applicable",
+        }
+    }
+
+    /// What the host page and the host API say about it.
+    pub fn message(self) -> &'static str {
+        match self {
+            EntraStatus::Registered => "Registered with Entra",
+            EntraStatus::NotRegistered => {
+                "Not registered with Entra (no Platform SSO registration)"
+            }
+            EntraStatus::NeedsFleetd => "Entra identity unknown: needs fleetd",
+            EntraStatus::NotApplicable => "Entra registration is reported by Macs only",
+        }
+    }
+}
+
 /// A policy as far as choosing the ones that count is concerned.
 #[derive(Debug, Clone, Copy)]
 pub struct CandidatePolicy<'a> {
@@ -145,6 +195,29 @@ mod tests {
             assert_eq!(v.management_state(), "notManaged");
             assert_eq!(v.compliance_status(), "notCompliant");
         }
+    }
+
+    #[test]
+    fn a_mac_without_fleetd_cant_say_who_it_is_in_entra() {
+        let mac = HostPlatform::new("darwin");
+        assert_eq!(
+            EntraStatus::of(&mac, false, false),
+            EntraStatus::NeedsFleetd
+        );
+        assert_eq!(
+            EntraStatus::of(&mac, true, false),
+            EntraStatus::NotRegistered
+        );
+        assert_eq!(EntraStatus::of(&mac, true, true), EntraStatus::Registered);
+        let linux = HostPlatform::new("ubuntu");
+        assert_eq!(
+            EntraStatus::of(&linux, false, false),
+            EntraStatus::NotApplicable
+        );
+        assert_eq!(
+            EntraStatus::NeedsFleetd.message(),
+            "Entra identity unknown: needs fleetd"
+        );
     }
 
     #[test]

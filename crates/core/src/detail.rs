@@ -53,6 +53,16 @@ pub const DETAIL_QUERIES: &[DetailQuery] = &[
         platforms: "",
     },
     DetailQuery {
+        // fleetd's own table: orbit's and Fleet Desktop's versions, and
+        // whether scripts may run. Plain osquery hosts don't have it.
+        name: "orbit_info",
+        sql: "SELECT version, desktop_version, scripts_enabled FROM orbit_info;",
+        discovery: Some(
+            "SELECT 1 FROM osquery_registry WHERE active = true AND registry = 'table' AND name = 'orbit_info';",
+        ),
+        platforms: "",
+    },
+    DetailQuery {
         // The `mdm` table comes with the macadmins extension that fleetd ships.
         name: "mdm",
         sql: "SELECT enrolled, server_url, installed_from_dep, payload_identifier FROM mdm;",
@@ -103,8 +113,17 @@ pub struct VitalsUpdate {
     pub osquery_version: Option<String>,
     pub uptime_secs: Option<i64>,
     pub mdm: Option<MdmState>,
+    pub orbit: Option<OrbitInfo>,
     /// What the host answered about its Entra registration, when it was asked.
     pub entra_identity: Option<EntraAnswer>,
+}
+
+/// fleetd's `orbit_info` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrbitInfo {
+    pub orbit_version: String,
+    pub fleet_desktop_version: String,
+    pub scripts_enabled: bool,
 }
 
 /// A host's answer to the Entra identity query.
@@ -203,6 +222,13 @@ impl VitalsUpdate {
             "uptime" => {
                 self.uptime_secs = text(row, "total_seconds").and_then(|s| s.parse().ok());
             }
+            "orbit_info" => {
+                self.orbit = Some(OrbitInfo {
+                    orbit_version: text(row, "version").unwrap_or_default(),
+                    fleet_desktop_version: text(row, "desktop_version").unwrap_or_default(),
+                    scripts_enabled: truthy(row, "scripts_enabled"),
+                });
+            }
             "mdm" => {
                 self.mdm = Some(MdmState {
                     enrolled: truthy(row, "enrolled"),
@@ -255,6 +281,13 @@ mod tests {
             &[row(json!({"hostname": "mac-1.local", "hardware_serial": "C02X", "hardware_model": "Mac14,2", "computer_name": "Mac 1"}))],
         );
         update.absorb("uptime", &[row(json!({"total_seconds": "3600"}))]);
+        // fleetd's orbit_info, as osquery-perf's macOS template gives it.
+        update.absorb(
+            "orbit_info",
+            &[row(
+                json!({"version": "1.22.0", "desktop_version": "1.22.0", "scripts_enabled": "1"}),
+            )],
+        );
         update.absorb(
             "mdm",
             &[row(json!({"enrolled": "true", "server_url": "https://mdm.example.com", "installed_from_dep": "false"}))],
@@ -263,6 +296,10 @@ mod tests {
         assert_eq!(update.platform.as_deref(), Some("darwin"));
         assert_eq!(update.hardware_serial.as_deref(), Some("C02X"));
         assert_eq!(update.uptime_secs, Some(3600));
+        let orbit = update.orbit.clone().unwrap();
+        assert_eq!(orbit.orbit_version, "1.22.0");
+        assert_eq!(orbit.fleet_desktop_version, "1.22.0");
+        assert!(orbit.scripts_enabled);
         let mdm = update.mdm.unwrap();
         assert!(mdm.enrolled);
         assert_eq!(mdm.server_url, "https://mdm.example.com");

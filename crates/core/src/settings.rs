@@ -14,6 +14,8 @@ pub struct OrgSettings {
     pub server_settings: ServerSection,
     #[serde(default)]
     pub integrations: Integrations,
+    #[serde(default)]
+    pub fleet_desktop: FleetDesktopSettings,
     /// osquery's options for agents (`config`, `overrides`, orbit's keys), passed on as given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_options: Option<Value>,
@@ -39,6 +41,29 @@ pub struct ServerSection {
     pub server_url: String,
     #[serde(flatten)]
     pub other: Map<String, Value>,
+}
+
+/// Fleet Desktop's settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FleetDesktopSettings {
+    /// Where the tray's "About Fleet" goes; "" for Fleet's page.
+    pub transparency_url: String,
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// Fleet's page on what Fleet Desktop can see, when the org sets none.
+pub const DEFAULT_TRANSPARENCY_URL: &str = "https://fleetdm.com/transparency";
+
+impl FleetDesktopSettings {
+    pub fn transparency_url(&self) -> &str {
+        if self.transparency_url.trim().is_empty() {
+            DEFAULT_TRANSPARENCY_URL
+        } else {
+            &self.transparency_url
+        }
+    }
 }
 
 /// `integrations`, in the org settings and in each team's.
@@ -117,6 +142,7 @@ mod tests {
             "org_info": {"org_name": "Contoso", "org_logo_url": "", "org_logo_url_light_background": "", "contact_url": "", "custom": 1},
             "server_settings": {"server_url": "https://fleet.contoso.com", "live_query_disabled": true},
             "integrations": {"conditional_access_enabled": true, "jira": []},
+            "fleet_desktop": {"transparency_url": ""},
             "features": {"enable_host_users": false},
         });
         let settings: OrgSettings = serde_json::from_value(stored.clone()).unwrap();

@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Run simulated Macs against a server.
     Simulate(simulate::SimulateArgs),
     /// Run the Microsoft emulator: login, Graph and Intune partner sync, for tests and demos.
@@ -60,7 +60,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve::run(args).await,
+            Command::Serve(args) => serve::run(*args).await,
             Command::Simulate(args) => simulate::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::MsEmulator(args) => emulator::run(args).await,

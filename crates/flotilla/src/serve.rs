@@ -5,6 +5,7 @@ use clap::Args;
 use flotilla_core::schedule::Intervals;
 use flotilla_microsoft::{MicrosoftClient, MicrosoftConfig};
 use flotilla_server::conditional_access::MicrosoftSettings;
+use flotilla_server::osquery_log::LogDestination;
 use flotilla_server::{AppState, Listener, ServerSettings, TlsFiles, TlsSetup};
 use flotilla_store::Store;
 use std::path::PathBuf;
@@ -34,6 +35,25 @@ pub struct ServeArgs {
     /// Serve plain HTTP (behind a TLS-terminating proxy, or in tests).
     #[arg(long, env = "FLOTILLA_NO_TLS", conflicts_with_all = ["tls_cert", "tls_key"])]
     pub no_tls: bool,
+    /// Another name the self-signed certificate carries (repeatable); it
+    /// always names localhost, 127.0.0.1, ::1, this machine's hostname and
+    /// the host of the server URL set at setup.
+    #[arg(long = "tls-name", env = "FLOTILLA_TLS_NAMES", value_delimiter = ',')]
+    pub tls_names: Vec<String>,
+    /// Where osquery's result and status logs go.
+    #[arg(
+        long,
+        env = "FLOTILLA_OSQUERY_LOG_DESTINATION",
+        value_enum,
+        default_value = "filesystem"
+    )]
+    pub osquery_log_destination: LogDestinationArg,
+    /// The result log file (`filesystem`); default `osquery_result.log` in the data dir.
+    #[arg(long, env = "FLOTILLA_OSQUERY_RESULT_LOG_FILE")]
+    pub osquery_result_log_file: Option<PathBuf>,
+    /// The status log file (`filesystem`); default `osquery_status.log` in the data dir.
+    #[arg(long, env = "FLOTILLA_OSQUERY_STATUS_LOG_FILE")]
+    pub osquery_status_log_file: Option<PathBuf>,
     /// How often hosts report their vitals again.
     #[arg(long, env = "FLOTILLA_DETAIL_INTERVAL", default_value = "1h", value_parser = duration)]
     pub detail_interval: Duration,
@@ -80,21 +100,74 @@ pub struct ServeArgs {
     pub query_jitter_percent: u8,
 }
 
+/// `--osquery-log-destination`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogDestinationArg {
+    /// JSON lines in files, rotated by size.
+    Filesystem,
+    Stdout,
+    /// Logs are acknowledged and dropped.
+    None,
+}
+
+/// This machine's hostname, as the kernel has it.
+fn machine_hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+}
+
+/// The host part of a URL (`https://fleet.example.com:8080/x` → `fleet.example.com`).
+fn url_host(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    (!host.is_empty()).then(|| host.to_string())
+}
+
 pub fn duration(text: &str) -> Result<Duration, String> {
     flotilla_simulator::parse_duration(text)
 }
 
 impl ServeArgs {
-    fn tls(&self) -> TlsSetup {
+    /// `server_url`: the one set at setup, whose host the self-signed certificate names.
+    fn tls(&self, server_url: &str) -> TlsSetup {
         match (&self.tls_cert, &self.tls_key) {
             _ if self.no_tls => TlsSetup::Off,
             (Some(cert), Some(key)) => TlsSetup::Files(TlsFiles {
                 cert: cert.clone(),
                 key: key.clone(),
             }),
-            _ => TlsSetup::SelfSigned {
-                dir: self.data_dir.clone(),
+            _ => {
+                let mut names: Vec<String> = machine_hostname().into_iter().collect();
+                names.extend(url_host(server_url));
+                names.extend(self.tls_names.iter().cloned());
+                TlsSetup::SelfSigned {
+                    dir: self.data_dir.clone(),
+                    names,
+                }
+            }
+        }
+    }
+
+    fn osquery_log(&self) -> LogDestination {
+        match self.osquery_log_destination {
+            LogDestinationArg::Filesystem => LogDestination::Filesystem {
+                result: self
+                    .osquery_result_log_file
+                    .clone()
+                    .unwrap_or_else(|| self.data_dir.join("osquery_result.log")),
+                status: self
+                    .osquery_status_log_file
+                    .clone()
+                    .unwrap_or_else(|| self.data_dir.join("osquery_status.log")),
             },
+            LogDestinationArg::Stdout => LogDestination::Stdout,
+            LogDestinationArg::None => LogDestination::Discard,
         }
     }
 
@@ -129,11 +202,10 @@ impl ServeArgs {
             )),
             secure_cookies: !self.no_tls,
             replica_id: self.replica_id.clone().unwrap_or_else(|| {
-                let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-                    .map(|h| h.trim().to_string())
-                    .unwrap_or_else(|_| "flotilla".into());
+                let host = machine_hostname().unwrap_or_else(|| "flotilla".into());
                 format!("{host}:{}", self.listen)
             }),
+            osquery_log: self.osquery_log(),
             ..ServerSettings::default()
         })
     }
@@ -148,7 +220,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .context("opening the embedded database")?,
     };
-    let tls = args.tls().resolve().context("preparing TLS")?;
+    let server_url = store
+        .org_settings()
+        .await
+        .context("reading the org settings")?
+        .map(|org| org.server_settings.server_url)
+        .unwrap_or_default();
+    let tls = args.tls(&server_url).resolve().context("preparing TLS")?;
     let socket = std::net::TcpListener::bind(&args.listen)
         .with_context(|| format!("listening on {}", args.listen))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -170,4 +248,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     workers.stop().await;
     store.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_host;
+
+    #[test]
+    fn the_server_urls_host_is_found() {
+        assert_eq!(
+            url_host("https://fleet.example.com:8080/x").as_deref(),
+            Some("fleet.example.com")
+        );
+        assert_eq!(url_host("https://[::1]:8080").as_deref(), Some("::1"));
+        assert_eq!(url_host("http://10.0.0.5").as_deref(), Some("10.0.0.5"));
+        assert_eq!(url_host("fleet.example.com"), None);
+    }
 }

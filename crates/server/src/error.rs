@@ -84,14 +84,37 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The status and the most specific reason, for error bodies of other shapes.
+    pub fn status_and_reason(&self) -> (StatusCode, String) {
+        let (status, message, errors) = self.parts();
+        let reason = errors
+            .into_iter()
+            .map(|e| e.reason)
+            .next()
+            .unwrap_or(message);
+        (status, reason)
+    }
+}
+
+/// How long a throttled client waits, as `Retry-After` says.
+pub const RETRY_AFTER_SECS: u64 = 60;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message, errors) = self.parts();
-        (
+        let mut response = (
             status,
             Json(json!({ "message": message, "errors": errors })),
         )
-            .into_response()
+            .into_response();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
 }
 

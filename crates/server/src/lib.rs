@@ -16,6 +16,7 @@ pub mod device;
 pub mod error;
 mod listen;
 mod multipart;
+pub mod osquery_log;
 mod rate_limit;
 mod secrets;
 mod seen;
@@ -59,6 +60,8 @@ pub struct ServerSettings {
     pub report_backoff: Duration,
     /// The time (the system's, or one tests move by hand).
     pub clock: Clock,
+    /// Where osquery's result and status logs go.
+    pub osquery_log: osquery_log::LogDestination,
 }
 
 impl Default for ServerSettings {
@@ -74,6 +77,7 @@ impl Default for ServerSettings {
             report_lease: Duration::from_secs(30),
             report_backoff: Duration::from_secs(2),
             clock: Clock::system(),
+            osquery_log: osquery_log::LogDestination::Discard,
         }
     }
 }
@@ -86,6 +90,7 @@ pub struct AppState {
     seen: seen::SeenBuffer,
     device_limiter: rate_limit::RateLimiter,
     reporter: conditional_access::Reporter,
+    osquery_logs: osquery_log::OsqueryLogs,
 }
 
 impl AppState {
@@ -93,12 +98,14 @@ impl AppState {
     /// separately, with [`workers::Workers::start`].
     pub fn new(store: Store, settings: ServerSettings) -> AppState {
         let store = store.with_clock(settings.clock.clone());
+        let osquery_logs = osquery_log::OsqueryLogs::new(&settings.osquery_log);
         AppState {
             seen: seen::SeenBuffer::new(store.clone()),
             store,
             settings: Arc::new(settings),
             device_limiter: rate_limit::RateLimiter::new(10, 60),
             reporter: conditional_access::Reporter::default(),
+            osquery_logs,
         }
     }
 

@@ -22,9 +22,16 @@ pub enum TlsSetup {
     Off,
     /// The admin's own certificate.
     Files(TlsFiles),
-    /// A self-signed certificate kept in this directory, made on first start.
-    SelfSigned { dir: PathBuf },
+    /// A self-signed certificate kept in this directory for these names
+    /// (besides localhost and the loopback addresses), made on first start
+    /// and made again when the names change or it nears its end.
+    SelfSigned { dir: PathBuf, names: Vec<String> },
 }
+
+/// How long a self-signed certificate is valid.
+const SELF_SIGNED_DAYS: i64 = 365;
+/// A self-signed certificate is renewed at start when it has less left.
+const RENEW_WITHIN_DAYS: i64 = 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ListenError {
@@ -45,7 +52,9 @@ impl TlsSetup {
         match self {
             TlsSetup::Off => Ok(None),
             TlsSetup::Files(files) => Ok(Some(files.clone())),
-            TlsSetup::SelfSigned { dir } => ensure_self_signed(dir).map(Some),
+            TlsSetup::SelfSigned { dir, names } => {
+                ensure_self_signed(dir, names, time::OffsetDateTime::now_utc()).map(Some)
+            }
         }
     }
 }
@@ -66,27 +75,72 @@ fn write_file(path: &Path, contents: &str, private: bool) -> Result<(), ListenEr
     Ok(())
 }
 
-fn ensure_self_signed(dir: &Path) -> Result<TlsFiles, ListenError> {
+/// Every name the certificate carries: the loopback names, then `extra`
+/// (lower-case, without repeats or blanks).
+fn certificate_names(extra: &[String]) -> Vec<String> {
+    let mut names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
+    for name in extra {
+        let name = name.trim().trim_end_matches('.').to_ascii_lowercase();
+        if !name.is_empty() && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// What a self-signed pair was made for: its names and its end, kept beside
+/// it so a start can tell whether to make a new one.
+fn read_made_for(path: &Path) -> Option<(Vec<String>, i64)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut lines = text.lines();
+    let not_after = lines.next()?.trim().parse().ok()?;
+    Some((lines.map(str::to_string).collect(), not_after))
+}
+
+fn ensure_self_signed(
+    dir: &Path,
+    extra_names: &[String],
+    now: time::OffsetDateTime,
+) -> Result<TlsFiles, ListenError> {
     let files = TlsFiles {
         cert: dir.join("server.pem"),
         key: dir.join("server.key"),
     };
-    if files.cert.exists() && files.key.exists() {
-        return Ok(files);
+    let made_for_path = dir.join("server.names");
+    let names = certificate_names(extra_names);
+    let renew_by = (now + time::Duration::days(RENEW_WITHIN_DAYS)).unix_timestamp();
+    let current = files.cert.exists() && files.key.exists();
+    if current {
+        match read_made_for(&made_for_path) {
+            Some((made_for, not_after)) if made_for == names && not_after > renew_by => {
+                return Ok(files)
+            }
+            _ => tracing::info!("renewing the self-signed TLS certificate (names or expiry)"),
+        }
     }
     std::fs::create_dir_all(dir).map_err(|source| ListenError::File {
         path: dir.to_path_buf(),
         source,
     })?;
-    let names = vec![
-        "localhost".to_string(),
-        "127.0.0.1".to_string(),
-        "::1".to_string(),
-    ];
-    let certified = rcgen::generate_simple_self_signed(names)?;
-    write_file(&files.key, &certified.key_pair.serialize_pem(), true)?;
-    write_file(&files.cert, &certified.cert.pem(), false)?;
-    tracing::info!(cert = %files.cert.display(), "created a self-signed TLS certificate");
+    let mut params = rcgen::CertificateParams::new(names.clone())?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, names[names.len() - 1].clone());
+    params.not_before = now - time::Duration::hours(1);
+    let not_after = now + time::Duration::days(SELF_SIGNED_DAYS);
+    params.not_after = not_after;
+    let key_pair = rcgen::KeyPair::generate()?;
+    let cert = params.self_signed(&key_pair)?;
+    write_file(&files.key, &key_pair.serialize_pem(), true)?;
+    write_file(&files.cert, &cert.pem(), false)?;
+    let made_for = format!("{}\n{}\n", not_after.unix_timestamp(), names.join("\n"));
+    write_file(&made_for_path, &made_for, false)?;
+    tracing::info!(cert = %files.cert.display(), names = %names.join(", "), "created a self-signed TLS certificate");
     Ok(files)
 }
 
@@ -128,4 +182,44 @@ pub async fn serve(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_self_signed_certificate_is_remade_for_new_names_and_near_its_end() {
+        let dir = std::env::temp_dir().join(format!("flotilla-tls-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let start = time::OffsetDateTime::now_utc();
+        let names = vec!["flotilla.example.test".to_string()];
+        ensure_self_signed(&dir, &names, start).unwrap();
+        let first = std::fs::read_to_string(dir.join("server.pem")).unwrap();
+        let (made_for, not_after) = read_made_for(&dir.join("server.names")).unwrap();
+        assert_eq!(
+            made_for,
+            ["localhost", "127.0.0.1", "::1", "flotilla.example.test"]
+        );
+        let days = (not_after - start.unix_timestamp()) / 86_400;
+        assert_eq!(days, SELF_SIGNED_DAYS);
+        // The same names a day later: kept.
+        ensure_self_signed(&dir, &names, start + time::Duration::days(1)).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.join("server.pem")).unwrap(),
+            first
+        );
+        // A new name: made again.
+        let more = vec!["flotilla.example.test".to_string(), "mac-fleet".to_string()];
+        ensure_self_signed(&dir, &more, start + time::Duration::days(1)).unwrap();
+        let second = std::fs::read_to_string(dir.join("server.pem")).unwrap();
+        assert_ne!(second, first);
+        // Near its end: made again.
+        ensure_self_signed(&dir, &more, start + time::Duration::days(340)).unwrap();
+        assert_ne!(
+            std::fs::read_to_string(dir.join("server.pem")).unwrap(),
+            second
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -1,18 +1,27 @@
 //! A per-client-address limit on failed attempts (unknown device tokens), so
-//! that tokens can't be guessed. Each replica counts on its own: a guesser
-//! spread over N replicas gets N times the budget, which is still tiny.
-//! Time comes from the server's clock (Unix seconds).
+//! that tokens can't be guessed. Each distinct token counts once per window:
+//! one Mac retrying its stale token behind a shared address (a TLS proxy)
+//! doesn't use up everyone's budget. Each replica counts on its own: a
+//! guesser spread over N replicas gets N times the budget, which is still
+//! tiny. Time comes from the server's clock (Unix seconds).
 
-use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+
+/// One address's window: when it started, and the hashes of the tokens that failed in it.
+type Window = (i64, HashSet<u64>);
 
 #[derive(Clone)]
 pub struct RateLimiter {
     max_failures: u32,
     window_secs: i64,
-    /// Per address: when its window started, and its failures in it.
-    failures: Arc<Mutex<HashMap<IpAddr, (i64, u32)>>>,
+    /// Per address: when its window started, and the tokens that failed in it
+    /// (hashed with a per-process key, so the map holds no token).
+    failures: Arc<Mutex<HashMap<IpAddr, Window>>>,
+    hasher: RandomState,
 }
 
 impl RateLimiter {
@@ -21,6 +30,7 @@ impl RateLimiter {
             max_failures,
             window_secs,
             failures: Arc::default(),
+            hasher: RandomState::new(),
         }
     }
 
@@ -29,12 +39,12 @@ impl RateLimiter {
         let Ok(failures) = self.failures.lock() else {
             return false;
         };
-        failures.get(&addr).is_some_and(|(start, count)| {
-            now - start < self.window_secs && *count >= self.max_failures
+        failures.get(&addr).is_some_and(|(start, tokens)| {
+            now - start < self.window_secs && tokens.len() as u32 >= self.max_failures
         })
     }
 
-    pub fn record_failure(&self, addr: IpAddr, now: i64) {
+    pub fn record_failure(&self, addr: IpAddr, token: &str, now: i64) {
         let Ok(mut failures) = self.failures.lock() else {
             return;
         };
@@ -42,11 +52,15 @@ impl RateLimiter {
             let window = self.window_secs;
             failures.retain(|_, (start, _)| now - *start < window);
         }
-        let entry = failures.entry(addr).or_insert((now, 0));
+        let entry = failures
+            .entry(addr)
+            .or_insert_with(|| (now, HashSet::new()));
         if now - entry.0 >= self.window_secs {
-            *entry = (now, 0);
+            *entry = (now, HashSet::new());
         }
-        entry.1 += 1;
+        if entry.1.len() as u32 <= self.max_failures {
+            entry.1.insert(self.hasher.hash_one(token));
+        }
     }
 }
 
@@ -59,19 +73,29 @@ mod tests {
         let limiter = RateLimiter::new(3, 60);
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
-        for _ in 0..3 {
+        for n in 0..3 {
             assert!(!limiter.is_blocked(a, 1_000));
-            limiter.record_failure(a, 1_000);
+            limiter.record_failure(a, &format!("guess-{n}"), 1_000);
         }
         assert!(limiter.is_blocked(a, 1_000));
         assert!(!limiter.is_blocked(b, 1_000));
     }
 
     #[test]
+    fn one_stale_token_retried_counts_once() {
+        let limiter = RateLimiter::new(3, 60);
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        for _ in 0..50 {
+            limiter.record_failure(proxy, "stale-token-of-one-mac", 1_000);
+        }
+        assert!(!limiter.is_blocked(proxy, 1_000));
+    }
+
+    #[test]
     fn the_window_resets() {
         let limiter = RateLimiter::new(1, 10);
         let a: IpAddr = "10.0.0.1".parse().unwrap();
-        limiter.record_failure(a, 1_000);
+        limiter.record_failure(a, "guess", 1_000);
         assert!(limiter.is_blocked(a, 1_009));
         assert!(!limiter.is_blocked(a, 1_010));
     }

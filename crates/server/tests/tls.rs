@@ -7,7 +7,10 @@ use flotilla_store::Store;
 #[tokio::test]
 async fn self_signed_certificate_is_created_kept_and_pinnable() {
     let dir = std::env::temp_dir().join(format!("flotilla-tls-{}", uuid::Uuid::new_v4().simple()));
-    let setup = TlsSetup::SelfSigned { dir: dir.clone() };
+    let setup = TlsSetup::SelfSigned {
+        dir: dir.clone(),
+        names: vec!["flotilla.example.test".into()],
+    };
     let files = setup.resolve().expect("certificate").expect("TLS on");
     let first = std::fs::read_to_string(&files.cert).unwrap();
     let again = setup.resolve().unwrap().unwrap();

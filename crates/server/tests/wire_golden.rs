@@ -5,6 +5,7 @@
 //! The examples are in `tests/fleet_examples/`.
 
 use flotilla_core::access::{Role, Scope};
+use flotilla_core::agent_config::orbit_options;
 use flotilla_core::settings::OrgSettings;
 use flotilla_core::targeting::LabelScope;
 use flotilla_core::{HostId, LabelId, PlatformSet, PolicyId, PolicyResponse, TeamId, UserId};
@@ -13,7 +14,7 @@ use flotilla_server::wire::orbit::OrbitConfig;
 use flotilla_server::wire::osquery::DistributedReadResponse;
 use flotilla_server::wire::{
     self, ActivitiesResponse, Activity, ConditionalAccessSettings, ConfigResponse, Host,
-    HostDetail, HostResponse, HostsResponse, Label, Policy, Team, User,
+    HostDetail, HostExtras, HostResponse, HostsResponse, Label, Policy, Team, User,
 };
 use flotilla_store::{
     ActivityRecord, EnrollSecret, HostPolicy, HostRecord, IntegrationStatus, LabelMembership,
@@ -105,6 +106,17 @@ fn host_record() -> HostRecord {
         created_at: 1_799_000_000,
         updated_at: 1_800_000_000,
         failing_policies: 1,
+        entra: Some(flotilla_store::EntraIdentity {
+            device_id: "0b8c7e6a-1d2f-4c3b-9a8e-7f6d5c4b3a21".into(),
+            upn: "anna@contoso.com".into(),
+        }),
+        fleetd: flotilla_store::FleetdFacts {
+            capabilities: vec!["escrow_buddy".into()],
+            orbit_version: Some("1.22.0".into()),
+            fleet_desktop_version: Some("1.22.0".into()),
+            scripts_enabled: Some(true),
+            end_user_email: "anna@contoso.com".into(),
+        },
     }
 }
 
@@ -173,12 +185,22 @@ fn host_details_with_labels_and_policies_match_fleets_example() {
             host: Host::of(&host_record(), 1_800_000_110),
             labels: wire::all(&[label_record()]),
             policies: wire::all(&[entry]),
+            flotilla: HostExtras::of(&host_record()),
         },
     };
     let mut fleet = example("host");
     // Fleet's host-details policies carry every policy field and `response`.
     fleet["policies"] = json!([example("policy")]);
-    assert_matches("host details", &detail, &json!({ "host": fleet }));
+    let mut ours = serde_json::to_value(&detail).unwrap();
+    // Flotilla's own additions live under one key Fleet doesn't have.
+    let extras = ours["host"]
+        .as_object_mut()
+        .unwrap()
+        .remove("flotilla")
+        .unwrap();
+    assert_eq!(extras["orbit_capabilities"], json!(["escrow_buddy"]));
+    assert_eq!(extras["entra_identity"]["status"], "registered");
+    assert_matches("host details", &ours, &json!({ "host": fleet }));
 }
 
 #[test]
@@ -289,9 +311,17 @@ fn the_device_response_matches_fleets_host_and_policy_examples() {
 
 #[test]
 fn the_orbit_config_and_osquery_read_match_fleets_shapes() {
+    let options = json!({
+        "command_line_flags": {"verbose": true},
+        "extensions": {"hello_world": {"channel": "stable", "platform": "macos"}},
+        "update_channels": {"orbit": "edge"},
+        "script_execution_timeout": 900,
+    });
+    let config = OrbitConfig::of(orbit_options(Some(&options)));
+    assert_matches("orbit config", &config, &example("orbit_config"));
     assert_matches(
-        "orbit config",
-        &OrbitConfig::default(),
+        "orbit config without options",
+        &OrbitConfig::of(orbit_options(None)),
         &example("orbit_config"),
     );
     let mut read = DistributedReadResponse::default();

@@ -42,6 +42,8 @@ pub struct AgentHost {
     pub team_id: Option<TeamId>,
     pub platform: HostPlatform,
     pub freshness: HostFreshness,
+    /// What orbit last announced in `X-Fleet-Capabilities` (comma-separated).
+    pub orbit_capabilities: String,
 }
 
 /// Everything one distributed write changes, applied in one transaction.
@@ -181,7 +183,7 @@ impl Store {
         };
         let row = sqlx::query(&format!(
             "SELECT id, team_id, platform, detail_updated_at, label_updated_at, policy_updated_at, \
-             refetch_requested FROM hosts WHERE {key_column} = $1"
+             refetch_requested, orbit_capabilities FROM hosts WHERE {key_column} = $1"
         ))
         .bind(key)
         .fetch_optional(&self.pool)
@@ -197,6 +199,7 @@ impl Store {
                 policy_updated_at: row.try_get("policy_updated_at")?,
                 refetch_requested: flag(&row, "refetch_requested")?,
             },
+            orbit_capabilities: row.try_get("orbit_capabilities")?,
         }))
     }
 
@@ -236,7 +239,10 @@ impl Store {
                  platform = COALESCE($5, platform), os_version = COALESCE($6, os_version), \
                  osquery_version = COALESCE($7, osquery_version), uptime_secs = COALESCE($8, uptime_secs), \
                  mdm_enrolled = COALESCE($9, mdm_enrolled), mdm_server_url = COALESCE($10, mdm_server_url), \
-                 mdm_installed_from_dep = COALESCE($11, mdm_installed_from_dep), updated_at = $12 WHERE id = $13",
+                 mdm_installed_from_dep = COALESCE($11, mdm_installed_from_dep), updated_at = $12, \
+                 orbit_version = COALESCE($14, orbit_version), \
+                 fleet_desktop_version = COALESCE($15, fleet_desktop_version), \
+                 scripts_enabled = COALESCE($16, scripts_enabled) WHERE id = $13",
             )
             .bind(vitals.hostname.as_deref())
             .bind(vitals.computer_name.as_deref())
@@ -251,6 +257,9 @@ impl Store {
             .bind(mdm.map(|m| as_flag(m.installed_from_dep)))
             .bind(ts)
             .bind(host.0)
+            .bind(vitals.orbit.as_ref().map(|o| o.orbit_version.as_str()))
+            .bind(vitals.orbit.as_ref().map(|o| o.fleet_desktop_version.as_str()))
+            .bind(vitals.orbit.as_ref().map(|o| as_flag(o.scripts_enabled)))
             .execute(&mut *tx)
             .await?;
             if let Some(platform) = vitals
@@ -382,48 +391,105 @@ impl Store {
         Ok(())
     }
 
-    /// Registers the token a host's fleetd uses for the "My device" page,
-    /// replacing the host's previous token.
+    /// Registers the token a host's fleetd uses for Fleet Desktop and the
+    /// "My device" page. A new token replaces the host's current one, which
+    /// stays valid as the previous token for the grace period
+    /// [`Store::host_by_device_token`] is given; the same token again only
+    /// refreshes it.
     pub async fn set_device_token(&self, host: HostId, token: &str) -> Result<()> {
+        let now = self.now();
         let mut tx = self.begin().await?;
-        let owner = sqlx::query("SELECT host_id FROM device_tokens WHERE token = $1")
-            .bind(token)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if let Some(owner) = owner {
-            if owner.try_get::<i64, _>("host_id")? != host.0 {
+        let owner = sqlx::query(
+            "SELECT host_id FROM device_tokens WHERE token = $1 OR previous_token = $1",
+        )
+        .bind(token)
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &owner {
+            if row.try_get::<i64, _>("host_id")? != host.0 {
                 return Err(StoreError::Conflict(
                     "device token belongs to another host".into(),
                 ));
             }
         }
-        sqlx::query("DELETE FROM device_tokens WHERE host_id = $1")
+        let current = sqlx::query("SELECT token FROM device_tokens WHERE host_id = $1")
             .bind(host.0)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO device_tokens (token, host_id, refreshed_at) VALUES ($1, $2, $3)")
-            .bind(token)
-            .bind(host.0)
-            .bind(self.now())
-            .execute(&mut *tx)
-            .await?;
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| row.try_get::<String, _>("token"))
+            .transpose()?;
+        match current {
+            Some(current) if current == token => {
+                sqlx::query("UPDATE device_tokens SET refreshed_at = $1 WHERE host_id = $2")
+                    .bind(now)
+                    .bind(host.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Some(_) => {
+                sqlx::query(
+                    "UPDATE device_tokens SET previous_token = token, rotated_at = $1, token = $2, \
+                     refreshed_at = $1 WHERE host_id = $3",
+                )
+                .bind(now)
+                .bind(token)
+                .bind(host.0)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query(
+                    "INSERT INTO device_tokens (token, host_id, refreshed_at) VALUES ($1, $2, $3)",
+                )
+                .bind(token)
+                .bind(host.0)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
         tx.commit().await?;
         Ok(())
     }
 
-    /// The host of a device token refreshed at or after `fresh_since`.
+    /// Records the capabilities orbit announced.
+    pub async fn set_orbit_capabilities(&self, host: HostId, capabilities: &str) -> Result<()> {
+        sqlx::query("UPDATE hosts SET orbit_capabilities = $1 WHERE id = $2")
+            .bind(capabilities)
+            .bind(host.0)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// Records the end user's email orbit reported for its host.
+    pub async fn set_end_user_email(&self, host: HostId, email: &str) -> Result<()> {
+        sqlx::query("UPDATE hosts SET device_mapping_email = $1 WHERE id = $2")
+            .bind(email)
+            .bind(host.0)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// The host of a device token refreshed at or after `fresh_since`, or of
+    /// a token replaced at or after `rotated_since`.
     pub async fn host_by_device_token(
         &self,
         token: &str,
         fresh_since: i64,
+        rotated_since: i64,
     ) -> Result<Option<HostRecord>> {
         let row = sqlx::query(&format!(
             "SELECT {} FROM hosts h LEFT JOIN teams t ON t.id = h.team_id \
-             JOIN device_tokens d ON d.host_id = h.id WHERE d.token = $1 AND d.refreshed_at >= $2",
+             JOIN device_tokens d ON d.host_id = h.id \
+             WHERE (d.token = $1 AND d.refreshed_at >= $2) \
+                OR (d.previous_token = $1 AND d.rotated_at >= $3)",
             crate::hosts::HOST_COLUMNS_PUBLIC
         ))
         .bind(token)
         .bind(fresh_since)
+        .bind(rotated_since)
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(host_from_row).transpose()

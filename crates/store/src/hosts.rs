@@ -1,8 +1,9 @@
 //! Hosts as the admin API sees them: listing, filtering, moving, deleting.
 
+use crate::conditional_access::EntraIdentity;
 use crate::config::record_activity;
 use crate::dirty::{Affected, DirtyKind};
-use crate::records::{Activity, HostRecord};
+use crate::records::{Activity, FleetdFacts, HostRecord};
 use crate::{flag, host_platform, opt_flag, Result, Store, StoreError};
 use flotilla_core::{HostId, LabelId, PolicyId, TeamId};
 use sqlx::any::AnyRow;
@@ -13,7 +14,10 @@ const HOST_COLUMNS: &str = "h.id, h.uuid, h.osquery_host_id, h.team_id, t.name A
      h.computer_name, h.hardware_serial, h.hardware_model, h.platform, h.os_version, h.osquery_version, \
      h.uptime_secs, h.mdm_enrolled, h.mdm_server_url, h.mdm_installed_from_dep, h.detail_updated_at, \
      h.label_updated_at, h.policy_updated_at, h.refetch_requested, h.seen_at, h.last_enrolled_at, \
-     h.created_at, h.updated_at, \
+     h.created_at, h.updated_at, h.orbit_capabilities, h.orbit_version, h.fleet_desktop_version, \
+     h.scripts_enabled, h.device_mapping_email, \
+     (SELECT e.device_id FROM host_entra e WHERE e.host_id = h.id) AS entra_device_id, \
+     (SELECT e.upn FROM host_entra e WHERE e.host_id = h.id) AS entra_upn, \
      (SELECT COUNT(*) FROM policy_membership pm WHERE pm.host_id = h.id AND pm.passes = 0) AS failing_policies";
 const HOST_FROM: &str = "FROM hosts h LEFT JOIN teams t ON t.id = h.team_id";
 
@@ -349,5 +353,24 @@ pub(crate) fn host_from_row(row: &AnyRow) -> Result<HostRecord> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         failing_policies: row.try_get("failing_policies")?,
+        entra: match (
+            row.try_get::<Option<String>, _>("entra_device_id")?,
+            row.try_get::<Option<String>, _>("entra_upn")?,
+        ) {
+            (Some(device_id), Some(upn)) => Some(EntraIdentity { device_id, upn }),
+            _ => None,
+        },
+        fleetd: FleetdFacts {
+            capabilities: row
+                .try_get::<String, _>("orbit_capabilities")?
+                .split(',')
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .collect(),
+            orbit_version: row.try_get("orbit_version")?,
+            fleet_desktop_version: row.try_get("fleet_desktop_version")?,
+            scripts_enabled: opt_flag(row, "scripts_enabled")?,
+            end_user_email: row.try_get("device_mapping_email")?,
+        },
     })
 }

@@ -7,6 +7,7 @@
 //! the objects it touches. Each backend has its own versioned migrations.
 
 mod agent;
+mod carves;
 mod conditional_access;
 mod config;
 mod dirty;
@@ -23,6 +24,7 @@ mod teams;
 mod users;
 
 pub use agent::{AgentHost, AgentKind, AgentWrite, EnrollRequest};
+pub use carves::{CarveRecord, NewCarve};
 pub use conditional_access::{
     ComplianceFacts, ComplianceReport, EntraIdentity, IntegrationStatus, MsIntegration,
     ReportOutcome, ReportStatus,

@@ -76,6 +76,29 @@ pub struct HostRecord {
     pub updated_at: i64,
     /// Policies that currently fail on this host.
     pub failing_policies: i64,
+    /// The Entra registration the host last reported (Platform SSO).
+    pub entra: Option<crate::EntraIdentity>,
+    pub fleetd: FleetdFacts,
+}
+
+/// What fleetd reported about itself; empty for a plain osquery host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FleetdFacts {
+    /// The capabilities orbit announced (`X-Fleet-Capabilities`).
+    pub capabilities: Vec<String>,
+    /// From fleetd's `orbit_info` table; `None` until it answered.
+    pub orbit_version: Option<String>,
+    pub fleet_desktop_version: Option<String>,
+    pub scripts_enabled: Option<bool>,
+    /// The end user's email orbit reported (`PUT /orbit/device_mapping`), "" if none.
+    pub end_user_email: String,
+}
+
+impl FleetdFacts {
+    /// Whether fleetd runs on the host (orbit enrolled or its table answered).
+    pub fn present(&self) -> bool {
+        !self.capabilities.is_empty() || self.orbit_version.is_some()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

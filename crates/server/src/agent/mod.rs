@@ -1,7 +1,12 @@
 //! The agent API: osquery's remote API and fleetd's orbit API.
 
+mod body;
+pub(crate) mod capabilities;
+mod carves;
 mod orbit;
 mod osquery;
+
+pub use body::AgentJson;
 
 use crate::error::ApiError;
 use crate::service::ServiceError;
@@ -9,7 +14,7 @@ use crate::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{head, post, put};
 use axum::{Json, Router};
 use flotilla_core::detail::{Row, VitalsUpdate};
 use flotilla_store::EnrollRequest;
@@ -18,62 +23,91 @@ use serde_json::{Map, Value};
 const SMALL_BODY: usize = 64 * 1024;
 const RESULTS_BODY: usize = 5 * 1024 * 1024;
 const LOG_BODY: usize = 10 * 1024 * 1024;
+/// osquery's carve blocks are base64 in JSON: fleetd uses 2 MB blocks.
+const CARVE_BODY: usize = 4 * 1024 * 1024;
+
+/// osquery's remote API is served under both prefixes: plain osquery is
+/// started with `/api/osquery/...`, fleetd starts it with `/api/v1/osquery/...`.
+const OSQUERY_PREFIXES: [&str; 2] = ["/api/osquery", "/api/v1/osquery"];
 
 pub fn router() -> Router<AppState> {
-    Router::new()
+    let limited = |limit: usize| DefaultBodyLimit::max(limit);
+    let osquery_routes = Router::new()
+        .route("/enroll", post(osquery::enroll).layer(limited(SMALL_BODY)))
+        .route("/config", post(osquery::config).layer(limited(SMALL_BODY)))
         .route(
-            "/api/osquery/enroll",
-            post(osquery::enroll).layer(DefaultBodyLimit::max(SMALL_BODY)),
+            "/distributed/read",
+            post(osquery::distributed_read).layer(limited(SMALL_BODY)),
         )
         .route(
-            "/api/osquery/config",
-            post(osquery::config).layer(DefaultBodyLimit::max(SMALL_BODY)),
+            "/distributed/write",
+            post(osquery::distributed_write).layer(limited(RESULTS_BODY)),
+        )
+        .route("/log", post(osquery::log).layer(limited(LOG_BODY)))
+        .route(
+            "/carve/begin",
+            post(carves::begin).layer(limited(SMALL_BODY)),
         )
         .route(
-            "/api/osquery/distributed/read",
-            post(osquery::distributed_read).layer(DefaultBodyLimit::max(SMALL_BODY)),
+            "/carve/block",
+            post(carves::block).layer(limited(CARVE_BODY)),
+        );
+    let orbit_routes = Router::new()
+        .route("/enroll", post(orbit::enroll).layer(limited(SMALL_BODY)))
+        .route("/config", post(orbit::config).layer(limited(SMALL_BODY)))
+        .route(
+            "/device_token",
+            post(orbit::device_token).layer(limited(SMALL_BODY)),
         )
         .route(
-            "/api/osquery/distributed/write",
-            post(osquery::distributed_write).layer(DefaultBodyLimit::max(RESULTS_BODY)),
+            "/device_mapping",
+            put(orbit::device_mapping).layer(limited(SMALL_BODY)),
         )
-        .route(
-            "/api/osquery/log",
-            post(osquery::log).layer(DefaultBodyLimit::max(LOG_BODY)),
-        )
-        .route(
-            "/api/fleet/orbit/enroll",
-            post(orbit::enroll).layer(DefaultBodyLimit::max(SMALL_BODY)),
-        )
-        .route(
-            "/api/fleet/orbit/config",
-            post(orbit::config).layer(DefaultBodyLimit::max(SMALL_BODY)),
-        )
-        .route(
-            "/api/fleet/orbit/device_token",
-            post(orbit::device_token).layer(DefaultBodyLimit::max(SMALL_BODY)),
-        )
+        .route("/ping", head(orbit::ping).get(orbit::ping))
+        .layer(axum::middleware::map_response(capabilities::advertise));
+    let mut router = Router::new();
+    for prefix in OSQUERY_PREFIXES {
+        router = router.nest(prefix, osquery_routes.clone());
+    }
+    router.nest("/api/fleet/orbit", orbit_routes)
 }
 
-/// Agent errors. An unknown key gets `node_invalid`, which makes the agent enroll again.
+/// Agent errors, in osquery's shape (`{"error": ..., "node_invalid": ...}`):
+/// osquery treats any answer without `error` as delivered, so every refusal
+/// must carry it for the agent to retry.
+#[derive(Debug)]
 pub enum AgentError {
+    /// An unknown key or secret: the agent enrolls again.
     NodeInvalid(&'static str),
+    /// A body that isn't JSON (or gzip) the route can read.
+    Malformed(String),
+    TooLarge,
     Api(ApiError),
 }
 
 impl IntoResponse for AgentError {
     fn into_response(self) -> Response {
-        match self {
-            AgentError::NodeInvalid(reason) => (
-                StatusCode::UNAUTHORIZED,
-                Json(crate::wire::osquery::NodeInvalid {
-                    error: reason,
-                    node_invalid: true,
-                }),
-            )
-                .into_response(),
-            AgentError::Api(err) => err.into_response(),
-        }
+        let (status, error, node_invalid) = match self {
+            AgentError::NodeInvalid(reason) => (StatusCode::UNAUTHORIZED, reason.to_string(), true),
+            AgentError::Malformed(reason) => (StatusCode::BAD_REQUEST, reason, false),
+            AgentError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body is larger than this endpoint accepts".to_string(),
+                false,
+            ),
+            AgentError::Api(err) => {
+                let (status, message) = err.status_and_reason();
+                (status, message, false)
+            }
+        };
+        (
+            status,
+            Json(crate::wire::osquery::AgentErrorBody {
+                error,
+                node_invalid,
+            }),
+        )
+            .into_response()
     }
 }
 

@@ -1,20 +1,23 @@
-//! fleetd's orbit API: enrollment, its config, and the device token that
-//! authorises the end user's "My device" page.
+//! fleetd's orbit API: enrollment, its config, the device token that
+//! authorises Fleet Desktop and "My device", and the end user's email.
+//! Every answer carries the server's capabilities (see `capabilities`), and
+//! what orbit announces in its own header is kept on the host.
 
-use super::AgentResult;
-use crate::error::JsonBody;
+use super::{capabilities, AgentJson, AgentResult};
 use crate::service::agent;
-use crate::wire::orbit::{DeviceTokenBody, OrbitEnrollBody, OrbitKeyBody};
+use crate::wire::orbit::{DeviceMappingBody, DeviceTokenBody, OrbitEnrollBody, OrbitKeyBody};
 use crate::wire::orbit::{EnrollResponse, OrbitConfig};
 use crate::wire::Empty;
 use crate::AppState;
 use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use flotilla_store::{AgentKind, EnrollRequest};
+use flotilla_store::{AgentHost, AgentKind, EnrollRequest};
 
 pub async fn enroll(
     State(state): State<AppState>,
-    JsonBody(body): JsonBody<OrbitEnrollBody>,
+    headers: HeaderMap,
+    AgentJson(body): AgentJson<OrbitEnrollBody>,
 ) -> AgentResult<Json<EnrollResponse>> {
     let request = EnrollRequest {
         uuid: body.hardware_uuid.trim().to_string(),
@@ -27,22 +30,49 @@ pub async fn enroll(
     };
     let orbit_node_key =
         agent::enroll(&state, AgentKind::Orbit, &body.enroll_secret, request).await?;
+    let host = agent::authenticate(&state, AgentKind::Orbit, &orbit_node_key).await?;
+    agent::note_capabilities(&state, &host, &capabilities::announced(&headers)).await?;
     Ok(Json(EnrollResponse { orbit_node_key }))
+}
+
+/// The orbit host a request is from, with what it announced recorded.
+async fn orbit_host(state: &AppState, headers: &HeaderMap, key: &str) -> AgentResult<AgentHost> {
+    let host = agent::authenticate(state, AgentKind::Orbit, key).await?;
+    agent::note_capabilities(state, &host, &capabilities::announced(headers)).await?;
+    Ok(host)
 }
 
 pub async fn config(
     State(state): State<AppState>,
-    JsonBody(body): JsonBody<OrbitKeyBody>,
+    headers: HeaderMap,
+    AgentJson(body): AgentJson<OrbitKeyBody>,
 ) -> AgentResult<Json<OrbitConfig>> {
-    agent::authenticate(&state, AgentKind::Orbit, &body.orbit_node_key).await?;
-    Ok(Json(OrbitConfig::default()))
+    let host = orbit_host(&state, &headers, &body.orbit_node_key).await?;
+    let options = agent::orbit_options(&state, &host).await?;
+    Ok(Json(OrbitConfig::of(options)))
 }
 
 pub async fn device_token(
     State(state): State<AppState>,
-    JsonBody(body): JsonBody<DeviceTokenBody>,
+    headers: HeaderMap,
+    AgentJson(body): AgentJson<DeviceTokenBody>,
 ) -> AgentResult<Json<Empty>> {
-    let host = agent::authenticate(&state, AgentKind::Orbit, &body.orbit_node_key).await?;
+    let host = orbit_host(&state, &headers, &body.orbit_node_key).await?;
     agent::set_device_token(&state, &host, &body.device_auth_token).await?;
     Ok(Json(Empty {}))
+}
+
+pub async fn device_mapping(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    AgentJson(body): AgentJson<DeviceMappingBody>,
+) -> AgentResult<Json<Empty>> {
+    let host = orbit_host(&state, &headers, &body.orbit_node_key).await?;
+    agent::set_end_user_email(&state, &host, &body.email).await?;
+    Ok(Json(Empty {}))
+}
+
+/// `HEAD /api/fleet/orbit/ping`: orbit learns the server's capabilities.
+pub async fn ping() -> StatusCode {
+    StatusCode::OK
 }

@@ -1,7 +1,8 @@
 //! osquery's remote API (TLS plugins): enroll, config, distributed read/write, log.
 
-use super::{enroll_request_from_details, rows_of, AgentResult};
-use crate::error::{ApiError, JsonBody};
+use super::{enroll_request_from_details, rows_of, AgentJson, AgentResult};
+use crate::error::ApiError;
+use crate::osquery_log::LogKind;
 use crate::service::agent;
 use crate::wire::osquery::{DistributedReadResponse, EnrollResponse, OsqueryConfig, Pack};
 use crate::wire::osquery::{DistributedWriteBody, EnrollBody, LogBody, NodeKeyBody};
@@ -21,7 +22,7 @@ use std::collections::BTreeSet;
 
 pub async fn enroll(
     State(state): State<AppState>,
-    JsonBody(body): JsonBody<EnrollBody>,
+    AgentJson(body): AgentJson<EnrollBody>,
 ) -> AgentResult<Json<EnrollResponse>> {
     let request = enroll_request_from_details(&body.host_identifier, &body.host_details);
     let node_key = agent::enroll(&state, AgentKind::Osquery, &body.enroll_secret, request).await?;
@@ -51,7 +52,7 @@ pub fn default_agent_config() -> Value {
 
 pub async fn config(
     State(state): State<AppState>,
-    JsonBody(body): JsonBody<NodeKeyBody>,
+    AgentJson(body): AgentJson<NodeKeyBody>,
 ) -> AgentResult<Json<OsqueryConfig>> {
     let host = agent::authenticate(&state, AgentKind::Osquery, &body.node_key).await?;
     let options = agent::agent_options(&state, host.team_id).await?;
@@ -75,7 +76,7 @@ pub async fn config(
 
 pub async fn distributed_read(
     State(state): State<AppState>,
-    JsonBody(body): JsonBody<NodeKeyBody>,
+    AgentJson(body): AgentJson<NodeKeyBody>,
 ) -> AgentResult<Json<DistributedReadResponse>> {
     let host = agent::authenticate(&state, AgentKind::Osquery, &body.node_key).await?;
     let now = state.now();
@@ -169,7 +170,7 @@ fn interpret_write(body: &DistributedWriteBody) -> AgentWrite {
 
 pub async fn distributed_write(
     State(state): State<AppState>,
-    JsonBody(body): JsonBody<DistributedWriteBody>,
+    AgentJson(body): AgentJson<DistributedWriteBody>,
 ) -> AgentResult<Json<Empty>> {
     let host = agent::authenticate(&state, AgentKind::Osquery, &body.node_key).await?;
     let write = interpret_write(&body);
@@ -177,24 +178,24 @@ pub async fn distributed_write(
     Ok(Json(Empty {}))
 }
 
-/// Status and result logs are accepted and acknowledged; status logs go to
-/// the server's own log at debug level. Flotilla keeps no log store yet.
+/// Result and status logs, kept where `--osquery-log-destination` says.
 pub async fn log(
     State(state): State<AppState>,
-    JsonBody(body): JsonBody<LogBody>,
+    AgentJson(body): AgentJson<LogBody>,
 ) -> AgentResult<Json<Empty>> {
     let host = agent::authenticate(&state, AgentKind::Osquery, &body.node_key).await?;
-    match body.log_type.as_str() {
-        "status" | "result" => {
-            tracing::debug!(host = %host.id, log_type = %body.log_type, entries = body.data.len(), "agent log");
-            Ok(Json(Empty {}))
-        }
-        other => Err(ApiError::invalid(
+    let Some(kind) = LogKind::parse(&body.log_type) else {
+        return Err(ApiError::invalid(
             "log_type",
-            format!("unknown log type \"{other}\"; use result or status"),
+            format!(
+                "unknown log type \"{}\"; use result or status",
+                body.log_type
+            ),
         )
-        .into()),
-    }
+        .into());
+    };
+    agent::record_logs(&state, &host, kind, body.data).await?;
+    Ok(Json(Empty {}))
 }
 
 #[cfg(test)]

@@ -5,7 +5,10 @@ use crate::auth::Session;
 use crate::error::{ApiError, ApiResult, JsonBody, PathParam, QueryParams};
 use crate::service::hosts::{self, HostDetails};
 use crate::wire::requests::{HostListParams, TransferBody};
-use crate::wire::{self, CountResponse, Empty, Host, HostDetail, HostResponse, HostsResponse};
+use crate::wire::{
+    self, CountResponse, DeviceMappingResponse, Empty, Host, HostDetail, HostExtras, HostResponse,
+    HostsResponse,
+};
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
@@ -109,8 +112,19 @@ fn details_json(details: &HostDetails, now: i64) -> HostResponse {
             host: Host::of(&details.host, now),
             labels: wire::all(&details.labels),
             policies: wire::all(&details.policies),
+            flotilla: HostExtras::of(&details.host),
         },
     }
+}
+
+/// Fleet's `GET /hosts/{id}/device_mapping`: the end user's email fleetd reported.
+pub async fn device_mapping(
+    State(state): State<AppState>,
+    session: Session,
+    PathParam(id): PathParam<i64>,
+) -> ApiResult<Json<DeviceMappingResponse>> {
+    let host = hosts::get(&state, &session.caller(), HostId(id)).await?;
+    Ok(Json(DeviceMappingResponse::of(&host)))
 }
 
 pub async fn get(

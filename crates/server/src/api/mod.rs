@@ -1,5 +1,6 @@
 //! The admin REST API, Fleet-compatible, served under `/api/v1/fleet` and `/api/latest/fleet`.
 
+mod carves;
 mod conditional_access;
 mod config;
 mod gitops;
@@ -59,6 +60,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/hosts/{id}", get(hosts::get).delete(hosts::delete))
         .route("/hosts/{id}/refetch", post(hosts::refetch))
+        .route("/hosts/{id}/device_mapping", get(hosts::device_mapping))
+        .route("/carves", get(carves::list))
+        .route("/carves/{id}", get(carves::get))
+        .route("/carves/{id}/block/{block_id}", get(carves::block))
         .route("/labels", get(labels::list).post(labels::create))
         .route(
             "/labels/{id}",

@@ -7,6 +7,7 @@ use crate::service::hosts::{self, HostDetails};
 use crate::service::labels;
 use crate::AppState;
 use axum::extract::{Query, State};
+use flotilla_core::compliance::EntraStatus;
 use flotilla_core::{HostId, LabelId, TeamId};
 use flotilla_store::{HostFilter, HostOrder, HostRecord, Page, TeamFilter};
 use maud::html;
@@ -184,6 +185,8 @@ pub async fn show(
             dt { "Model" } dd { (host.hardware_model) }
             dt { "Operating system" } dd { (host.os_version) }
             dt { "osquery" } dd { (host.osquery_version) }
+            dt { "fleetd" } dd { (host.fleetd.orbit_version.as_deref().unwrap_or("not installed (plain osquery)")) }
+            dt { "Entra identity" } dd { (EntraStatus::of(&host.platform, host.fleetd.present(), host.entra.is_some()).message()) }
             dt { "Team" } dd { (host.team_name.as_deref().unwrap_or("No team")) }
             dt { "MDM" } dd { (mdm_status(&host)) @if !host.mdm_server_url.is_empty() { " · " (host.mdm_server_url) } }
             dt { "Last seen" } dd { (time(host.seen_at)) }

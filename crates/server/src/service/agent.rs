@@ -3,9 +3,12 @@
 //! protocol's shapes stay in `agent/`; the data and its rules are here.
 
 use super::{ServiceError, ServiceResult};
+use crate::osquery_log::LogKind;
 use crate::secrets::random_token;
 use crate::AppState;
+use flotilla_core::agent_config::OrbitOptions;
 use flotilla_core::targeting::label_scope_applies;
+use flotilla_core::validation::validate_email;
 use flotilla_core::TeamId;
 use flotilla_store::{
     AgentHost, AgentKind, AgentWrite, EnrollRequest, LabelRecord, PolicyRecord, SavedQuery,
@@ -57,6 +60,58 @@ pub async fn authenticate(
         .ok_or(ServiceError::NodeInvalid("invalid node key"))?;
     state.seen.mark(host.id);
     Ok(host)
+}
+
+/// Keeps a batch of osquery's logs.
+pub async fn record_logs(
+    state: &AppState,
+    host: &AgentHost,
+    kind: LogKind,
+    entries: Vec<Value>,
+) -> ServiceResult<()> {
+    tracing::debug!(host = %host.id, ?kind, entries = entries.len(), "agent log");
+    state
+        .osquery_logs
+        .write(kind, entries)
+        .await
+        .map_err(|err| {
+            tracing::error!(error = %err, "osquery log could not be written");
+            ServiceError::Internal
+        })
+}
+
+/// Keeps what orbit announced in `X-Fleet-Capabilities`, when it changed.
+pub async fn note_capabilities(
+    state: &AppState,
+    host: &AgentHost,
+    announced: &str,
+) -> ServiceResult<()> {
+    if host.orbit_capabilities != announced {
+        state
+            .store
+            .set_orbit_capabilities(host.id, announced)
+            .await?;
+    }
+    Ok(())
+}
+
+/// What orbit runs with: the parts of the host's agent options meant for it.
+pub async fn orbit_options(state: &AppState, host: &AgentHost) -> ServiceResult<OrbitOptions> {
+    let options = agent_options(state, host.team_id).await?;
+    Ok(flotilla_core::agent_config::orbit_options(options.as_ref()))
+}
+
+/// The end user's email as orbit reports it (Fleet's "custom" device mapping).
+pub async fn set_end_user_email(
+    state: &AppState,
+    host: &AgentHost,
+    email: &str,
+) -> ServiceResult<()> {
+    let email = email.trim();
+    if email.len() > 320 || (!email.is_empty() && validate_email(email).is_err()) {
+        return Err(ServiceError::invalid("email", "not an email address"));
+    }
+    Ok(state.store.set_end_user_email(host.id, email).await?)
 }
 
 /// The agent options a host runs with: its team's, else the org's.

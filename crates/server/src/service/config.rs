@@ -18,6 +18,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "server_settings",
     "integrations",
     "agent_options",
+    "fleet_desktop",
 ];
 const ORG_INFO_KEYS: &[&str] = &[
     "org_name",
@@ -50,13 +51,49 @@ pub fn check_integrations(integrations: &Map<String, Value>, errors: &mut Valida
     }
 }
 
-/// Agent options carry osquery's options as an object under `config`.
+/// Agent options carry osquery's options as an object under `config`, and
+/// orbit's parts under Fleet's names.
 pub fn check_agent_options(options: &Value, errors: &mut ValidationErrors) {
     if let Some(config) = options.get("config") {
         if !config.is_object() {
             errors.add(
                 "agent_options.config",
                 "must be an object of osquery options",
+            );
+        }
+    }
+    for key in ["command_line_flags", "extensions", "overrides"] {
+        if options
+            .get(key)
+            .is_some_and(|v| !v.is_object() && !v.is_null())
+        {
+            errors.add(&format!("agent_options.{key}"), "must be an object");
+        }
+    }
+    if let Some(channels) = options.get("update_channels").filter(|v| !v.is_null()) {
+        let valid = channels.as_object().is_some_and(|c| {
+            c.iter().all(|(name, channel)| {
+                ["orbit", "osqueryd", "desktop"].contains(&name.as_str()) && channel.is_string()
+            })
+        });
+        if !valid {
+            errors.add(
+                "agent_options.update_channels",
+                "must name channels (strings) for orbit, osqueryd or desktop",
+            );
+        }
+    }
+    if let Some(timeout) = options
+        .get("script_execution_timeout")
+        .filter(|v| !v.is_null())
+    {
+        if !timeout
+            .as_i64()
+            .is_some_and(|t| (0..=3600 * 5).contains(&t))
+        {
+            errors.add(
+                "agent_options.script_execution_timeout",
+                "must be a number of seconds from 0 to 18000",
             );
         }
     }

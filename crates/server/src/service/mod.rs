@@ -7,6 +7,7 @@
 
 pub mod activities;
 pub mod agent;
+pub mod carves;
 pub mod conditional_access;
 pub mod config;
 pub mod device;
@@ -140,3 +141,9 @@ impl From<ValidationErrors> for ServiceError {
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// A blob store failure: logged here, an internal error to the caller.
+pub(crate) fn blob_error(err: std::io::Error) -> ServiceError {
+    tracing::error!(error = %err, "blob store");
+    ServiceError::Internal
+}

@@ -1,7 +1,7 @@
 //! Software packages: an installer made available for install in a team.
 //! Reading a .pkg's metadata walks an archive, so it runs on the blocking pool.
 
-use super::{Caller, ServiceError, ServiceResult};
+use super::{blob_error, Caller, ServiceError, ServiceResult};
 use crate::AppState;
 use flotilla_core::access::Scope;
 use flotilla_core::activity::ActivityType;
@@ -62,11 +62,6 @@ pub struct Upload {
     pub install_script: String,
     pub uninstall_script: String,
     pub self_service: bool,
-}
-
-fn blob_error(err: std::io::Error) -> ServiceError {
-    tracing::error!(error = %err, "blob store");
-    ServiceError::Internal
 }
 
 /// Stores an installer in the blob store and makes it available for install in a scope.

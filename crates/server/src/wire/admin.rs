@@ -3,10 +3,11 @@
 
 use super::{optional_timestamp, timestamp};
 use flotilla_core::access::Scope;
+use flotilla_core::compliance::EntraStatus;
 use flotilla_core::settings::{Integrations, OrgInfo, OrgSettings};
 use flotilla_store::{
-    ActivityRecord, EnrollSecret, HostPolicy, HostRecord, IntegrationStatus, LabelMembership,
-    LabelRecord, LabelType, MsIntegration, PolicyRecord, TeamRecord, UserRecord,
+    ActivityRecord, CarveRecord, EnrollSecret, HostPolicy, HostRecord, IntegrationStatus,
+    LabelMembership, LabelRecord, LabelType, MsIntegration, PolicyRecord, TeamRecord, UserRecord,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -167,6 +168,10 @@ pub struct Host {
     pub updated_at: String,
     pub issues: HostIssues,
     pub mdm: HostMdm,
+    /// fleetd's versions, from its `orbit_info` table (null on plain osquery).
+    pub orbit_version: Option<String>,
+    pub fleet_desktop_version: Option<String>,
+    pub scripts_enabled: Option<bool>,
 }
 
 impl Host {
@@ -220,6 +225,9 @@ impl Host {
                 enrollment_status,
                 server_url: (!host.mdm_server_url.is_empty()).then(|| host.mdm_server_url.clone()),
             },
+            orbit_version: host.fleetd.orbit_version.clone(),
+            fleet_desktop_version: host.fleetd.fleet_desktop_version.clone(),
+            scripts_enabled: host.fleetd.scripts_enabled,
         }
     }
 }
@@ -231,6 +239,40 @@ pub struct HostDetail {
     pub host: Host,
     pub labels: Vec<HostLabel>,
     pub policies: Vec<HostPolicyEntry>,
+    pub flotilla: HostExtras,
+}
+
+/// What Flotilla shows of a host beyond Fleet's fields, under a key of its
+/// own so no Fleet client mistakes it for one of Fleet's.
+#[derive(Debug, Serialize)]
+pub struct HostExtras {
+    /// The capabilities fleetd's orbit announced (empty for plain osquery).
+    pub orbit_capabilities: Vec<String>,
+    pub entra_identity: EntraIdentityView,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EntraIdentityView {
+    /// `registered`, `not_registered`, `needs_fleetd` or `not_applicable`.
+    pub status: &'static str,
+    pub message: &'static str,
+    pub device_id: Option<String>,
+    pub user_principal_name: Option<String>,
+}
+
+impl HostExtras {
+    pub fn of(host: &HostRecord) -> HostExtras {
+        let status = EntraStatus::of(&host.platform, host.fleetd.present(), host.entra.is_some());
+        HostExtras {
+            orbit_capabilities: host.fleetd.capabilities.clone(),
+            entra_identity: EntraIdentityView {
+                status: status.as_str(),
+                message: status.message(),
+                device_id: host.entra.as_ref().map(|e| e.device_id.clone()),
+                user_principal_name: host.entra.as_ref().map(|e| e.upn.clone()),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -588,4 +630,88 @@ impl ConditionalAccessSettings {
                 .is_some_and(|i| i.status == IntegrationStatus::Active),
         }
     }
+}
+
+/// Fleet's host device mapping: the end users' emails and where each came from.
+#[derive(Debug, Serialize)]
+pub struct DeviceMappingResponse {
+    pub host_id: i64,
+    pub device_mapping: Vec<DeviceMapping>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeviceMapping {
+    pub email: String,
+    pub source: &'static str,
+}
+
+impl DeviceMappingResponse {
+    pub fn of(host: &HostRecord) -> DeviceMappingResponse {
+        let email = &host.fleetd.end_user_email;
+        DeviceMappingResponse {
+            host_id: host.id.0,
+            device_mapping: if email.is_empty() {
+                Vec::new()
+            } else {
+                vec![DeviceMapping {
+                    email: email.clone(),
+                    // Fleet's name for an email fleetd reports.
+                    source: "custom",
+                }]
+            },
+        }
+    }
+}
+
+/// A file carve as Fleet's carve API shows it.
+#[derive(Debug, Serialize)]
+pub struct Carve {
+    pub id: i64,
+    pub created_at: String,
+    pub host_id: i64,
+    pub name: String,
+    pub block_count: i64,
+    pub block_size: i64,
+    pub carve_size: i64,
+    pub carve_id: String,
+    pub request_id: String,
+    pub session_id: String,
+    pub expired: bool,
+    pub max_block: i64,
+    pub error: Option<String>,
+}
+
+impl From<&CarveRecord> for Carve {
+    fn from(carve: &CarveRecord) -> Carve {
+        Carve {
+            id: carve.id,
+            created_at: timestamp(carve.created_at),
+            host_id: carve.host_id.0,
+            name: carve.name.clone(),
+            block_count: carve.block_count,
+            block_size: carve.block_size,
+            carve_size: carve.carve_size,
+            carve_id: carve.carve_id.clone(),
+            request_id: carve.request_id.clone(),
+            session_id: carve.session_id.clone(),
+            expired: false,
+            max_block: carve.max_block,
+            error: None,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct CarvesResponse {
+    pub carves: Vec<Carve>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CarveResponse {
+    pub carve: Carve,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CarveBlockResponse {
+    pub data: String,
 }

@@ -94,11 +94,50 @@ impl From<&QueryDef> for ScheduledQuery {
     }
 }
 
-/// An unknown or missing node key: the agent enrolls again.
+/// Every refusal of an agent request: osquery retries what carries `error`,
+/// and enrolls again when `node_invalid` is true.
 #[derive(Debug, Serialize)]
-pub struct NodeInvalid {
-    pub error: &'static str,
+pub struct AgentErrorBody {
+    pub error: String,
     pub node_invalid: bool,
+}
+
+/// `carve/begin`: where the blocks go.
+#[derive(Debug, Deserialize)]
+pub struct CarveBeginBody {
+    #[serde(default)]
+    pub node_key: String,
+    pub block_count: i64,
+    pub block_size: i64,
+    pub carve_size: i64,
+    #[serde(default)]
+    pub carve_id: String,
+    #[serde(default)]
+    pub request_id: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CarveBeginResponse {
+    pub session_id: String,
+    pub success: bool,
+}
+
+/// `carve/block`: one block, base64 in `data`. osquery authenticates blocks
+/// by the session id `carve/begin` gave it.
+#[derive(Debug, Deserialize)]
+pub struct CarveBlockBody {
+    pub block_id: i64,
+    #[serde(default)]
+    pub session_id: String,
+    #[serde(default)]
+    pub request_id: String,
+    #[serde(default)]
+    pub data: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CarveBlockResponse {
+    pub success: bool,
 }
 
 #[derive(Deserialize)]
