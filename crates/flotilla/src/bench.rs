@@ -217,6 +217,7 @@ async fn run_one(
         insecure: false,
         progress: true,
         max_in_flight: 512,
+        agent: flotilla_simulator::Agent::Fleetd,
     })?;
     let stats = simulation.stats.clone();
     let enroll_started = Instant::now();

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Args;
-use flotilla_simulator::{Scenario, SimulatorConfig};
+use flotilla_simulator::{Agent, Scenario, SimulatorConfig};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -34,6 +34,25 @@ pub struct SimulateArgs {
     /// Write each host's identity and current answers here as JSON at exit.
     #[arg(long, env = "FLOTILLA_REPORT")]
     pub report: Option<PathBuf>,
+    /// The agent each Mac runs: fleetd (orbit, its osquery and Fleet
+    /// Desktop) or plain osquery.
+    #[arg(long, env = "FLOTILLA_AGENT", value_enum, default_value = "fleetd")]
+    pub agent: AgentArg,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentArg {
+    Fleetd,
+    Osquery,
+}
+
+impl From<AgentArg> for Agent {
+    fn from(agent: AgentArg) -> Agent {
+        match agent {
+            AgentArg::Fleetd => Agent::Fleetd,
+            AgentArg::Osquery => Agent::Osquery,
+        }
+    }
 }
 
 pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
@@ -55,6 +74,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         insecure: args.insecure,
         progress: true,
         max_in_flight: 512,
+        agent: args.agent.into(),
     };
     let report = flotilla_simulator::run(config, args.duration, crate::shutdown_signal()).await?;
     let enrolled = report

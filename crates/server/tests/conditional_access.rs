@@ -171,6 +171,7 @@ async fn macs_compliance_reaches_entra() {
             insecure: false,
             progress: false,
             max_in_flight: 64,
+            agent: flotilla_simulator::Agent::Fleetd,
         };
         let report =
             flotilla_simulator::run(config, Some(Duration::from_secs(6)), std::future::pending())

@@ -166,6 +166,7 @@ fn simulator(server: &TestServer, secret: &str, hosts: usize) -> SimulatorConfig
         insecure: false,
         progress: false,
         max_in_flight: 16,
+        agent: flotilla_simulator::Agent::Fleetd,
     }
 }
 

@@ -51,6 +51,7 @@ async fn simulated_hosts_match_the_server_host_by_host() {
             insecure: false,
             progress: false,
             max_in_flight: 64,
+            agent: flotilla_simulator::Agent::Fleetd,
         };
         let report =
             flotilla_simulator::run(config, Some(Duration::from_secs(6)), std::future::pending())

@@ -7,6 +7,7 @@ pub mod identity;
 pub mod scenario;
 pub mod stats;
 
+pub use host::{Agent, ORBIT_CAPABILITIES};
 pub use scenario::{parse_duration, Answer, Scenario, ScenarioError};
 pub use stats::{Endpoint, LatencySummary, Stats};
 
@@ -35,6 +36,8 @@ pub struct SimulatorConfig {
     pub progress: bool,
     /// Most requests in flight at once, across all hosts.
     pub max_in_flight: usize,
+    /// The agent every simulated Mac runs.
+    pub agent: Agent,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +95,7 @@ impl Simulation {
             .build()?;
         let stats = Arc::new(Stats::default());
         let shared = Arc::new(Shared {
+            agent: config.agent,
             client,
             server: config.server.trim_end_matches('/').to_string(),
             enroll_secret: config.enroll_secret.clone(),
@@ -156,7 +160,7 @@ impl Simulation {
                     serial: id.serial.clone(),
                     hostname: id.hostname.clone(),
                     enroll_secret: shared.enroll_secret.clone(),
-                    device_token: host.device_token.clone(),
+                    device_token: host.device_token(),
                     policies: asked
                         .policies
                         .iter()

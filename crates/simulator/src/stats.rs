@@ -1,5 +1,6 @@
 //! Counters and latencies of a simulation run, and its live one-line summary.
 
+use crate::host::Agent;
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,17 +22,36 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// The path, with osquery's routes under the prefix the agent uses:
+    /// fleetd starts osquery with `/api/v1/osquery/...`, plain osquery is
+    /// configured with `/api/osquery/...`.
+    pub fn path_for(self, agent: Agent) -> String {
+        let osquery = match agent {
+            Agent::Fleetd => "/api/v1/osquery",
+            Agent::Osquery => "/api/osquery",
+        };
+        match self {
+            Endpoint::Enroll => format!("{osquery}/enroll"),
+            Endpoint::Config => format!("{osquery}/config"),
+            Endpoint::DistributedRead => format!("{osquery}/distributed/read"),
+            Endpoint::DistributedWrite => format!("{osquery}/distributed/write"),
+            Endpoint::Log => format!("{osquery}/log"),
+            other => other.path().to_string(),
+        }
+    }
+
+    /// orbit's and Fleet Desktop's paths.
     pub fn path(self) -> &'static str {
         match self {
             Endpoint::OrbitEnroll => "/api/fleet/orbit/enroll",
             Endpoint::OrbitConfig => "/api/fleet/orbit/config",
             Endpoint::DeviceToken => "/api/fleet/orbit/device_token",
+            Endpoint::Device => "/api/latest/fleet/device",
             Endpoint::Enroll => "/api/osquery/enroll",
             Endpoint::Config => "/api/osquery/config",
             Endpoint::DistributedRead => "/api/osquery/distributed/read",
             Endpoint::DistributedWrite => "/api/osquery/distributed/write",
             Endpoint::Log => "/api/osquery/log",
-            Endpoint::Device => "/api/latest/fleet/device",
         }
     }
 }
