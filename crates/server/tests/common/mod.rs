@@ -34,7 +34,7 @@ pub struct TestServer {
     workers: Option<flotilla_server::workers::Workers>,
 }
 
-fn scratch_dir() -> PathBuf {
+pub fn scratch_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("flotilla-test-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
@@ -186,6 +186,40 @@ impl TestServer {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
         (status, value)
+    }
+
+    /// A request with exactly these headers and body bytes, as a given
+    /// client sends it (redirects not followed); returns the status, the
+    /// headers and the JSON body.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        // Redirects are the answer here, not something to follow.
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let mut request = client.request(method, format!("{}{path}", self.url));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, headers, value)
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
