@@ -2,7 +2,9 @@
 //! the per-platform override Fleet allows) and the scheduled saved queries as
 //! packs. Pure, so the rules are tested without a server.
 
+use crate::access::Scope;
 use crate::gitops::QueryDef;
+use crate::ids::TeamId;
 use crate::platform::{HostPlatform, PlatformSet};
 use serde_json::{Map, Value};
 
@@ -52,6 +54,58 @@ pub fn orbit_options(agent_options: Option<&Value>) -> OrbitOptions {
         script_execution_timeout: options
             .get("script_execution_timeout")
             .and_then(Value::as_i64),
+    }
+}
+
+/// The pack a scope's scheduled queries travel in, as Fleet names it.
+pub fn pack_name(scope: Scope) -> String {
+    match scope {
+        Scope::Global => "Global".to_string(),
+        Scope::NoTeam => "No team".to_string(),
+        Scope::Team(team) => format!("team-{}", team.0),
+    }
+}
+
+/// A scheduled query's results as osquery logs them (`pack/<pack>/<query>`
+/// with Fleet's `/` pack delimiter): the scope of the pack and the query's name.
+pub fn scheduled_query_of_log(name: &str) -> Option<(Scope, &str)> {
+    let rest = name.strip_prefix("pack/")?;
+    let (pack, query) = rest.split_once('/')?;
+    let scope = match pack {
+        "Global" => Scope::Global,
+        "No team" => Scope::NoTeam,
+        other => Scope::Team(TeamId(other.strip_prefix("team-")?.parse().ok()?)),
+    };
+    (!query.is_empty()).then_some((scope, query))
+}
+
+/// What one result-log entry does to a query's report for its host.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReportChange {
+    /// A snapshot: the host's rows are these now.
+    Replace(Vec<Map<String, Value>>),
+    /// A differential "added" event: one more row.
+    Add(Map<String, Value>),
+}
+
+/// Reads a result-log entry (snapshot or differential event); `None` for
+/// what doesn't change a report ("removed" events, batches osquery could not
+/// fill).
+pub fn report_change(entry: &Value) -> Option<ReportChange> {
+    let rows = |value: &Value| -> Vec<Map<String, Value>> {
+        value
+            .as_array()
+            .map(|rows| rows.iter().filter_map(|r| r.as_object().cloned()).collect())
+            .unwrap_or_default()
+    };
+    match entry.get("action").and_then(Value::as_str) {
+        Some("snapshot") => Some(ReportChange::Replace(rows(entry.get("snapshot")?))),
+        Some("added") => entry
+            .get("columns")
+            .and_then(Value::as_object)
+            .cloned()
+            .map(ReportChange::Add),
+        _ => None,
     }
 }
 
@@ -126,6 +180,34 @@ mod tests {
         assert_eq!(orbit.script_execution_timeout, Some(900));
         assert!(orbit.extensions.is_none());
         assert_eq!(orbit_options(None), OrbitOptions::default());
+    }
+
+    #[test]
+    fn result_logs_name_their_pack_and_change_reports() {
+        assert_eq!(
+            scheduled_query_of_log("pack/Global/osquery_info"),
+            Some((Scope::Global, "osquery_info"))
+        );
+        assert_eq!(
+            scheduled_query_of_log("pack/team-3/usb devices"),
+            Some((Scope::Team(TeamId(3)), "usb devices"))
+        );
+        assert_eq!(
+            scheduled_query_of_log(&format!("pack/{}/x", pack_name(Scope::NoTeam))),
+            Some((Scope::NoTeam, "x"))
+        );
+        assert_eq!(scheduled_query_of_log("pack/team-x/q"), None);
+        assert_eq!(scheduled_query_of_log("osquery_info"), None);
+        let snapshot = json!({"action": "snapshot", "snapshot": [{"a": "1"}, {"a": "2"}]});
+        assert!(
+            matches!(report_change(&snapshot), Some(ReportChange::Replace(rows)) if rows.len() == 2)
+        );
+        let added = json!({"action": "added", "columns": {"a": "3"}});
+        assert!(matches!(report_change(&added), Some(ReportChange::Add(_))));
+        assert_eq!(
+            report_change(&json!({"action": "removed", "columns": {}})),
+            None
+        );
     }
 
     #[test]

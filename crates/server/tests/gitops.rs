@@ -7,6 +7,7 @@ use common::{company_portal_pkg, databases, flat_package, TestServer};
 use flotilla_gitops::client::{Client, Connection};
 use flotilla_gitops::{GitopsError, RunOptions, RunReport};
 use reqwest::multipart::{Form, Part};
+use reqwest::StatusCode;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -481,6 +482,39 @@ async fn the_files_are_the_source_of_truth() {
             "SELECT name, bundle_identifier FROM apps;"
         );
         assert_eq!(scheduled["interval"], 3600);
+        // The Mac logs the report's results: a snapshot, then a newer one
+        // that replaces it; another pack's entry changes nothing here.
+        let query_id = queries["queries"][0]["id"].as_i64().unwrap();
+        for apps in [vec!["Safari", "Slack"], vec!["Safari"]] {
+            let snapshot: Vec<Value> = apps
+                .iter()
+                .map(|name| serde_json::json!({"name": name, "bundle_identifier": "x"}))
+                .collect();
+            let (status, _) = server
+                .agent(
+                    "/api/osquery/log",
+                    serde_json::json!({"node_key": node_key, "log_type": "result", "data": [
+                        {"name": format!("pack/team-{team_a}/Installed apps"), "action": "snapshot",
+                         "snapshot": snapshot, "hostIdentifier": "MAC-A-1", "unixTime": 1_700_000_000},
+                        {"name": format!("pack/team-{team_b}/Installed apps"), "action": "snapshot",
+                         "snapshot": [{"name": "Other"}], "hostIdentifier": "MAC-A-1"}
+                    ]}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK);
+        }
+        let (_, report) = server
+            .get(
+                &format!("/api/latest/fleet/queries/{query_id}/report"),
+                &token,
+            )
+            .await;
+        assert_eq!(report["query_id"], query_id);
+        assert_eq!(report["report_clipped"], false);
+        let rows: Vec<&Value> = report["results"].as_array().unwrap().iter().collect();
+        assert_eq!(rows.len(), 1, "{report}");
+        assert_eq!(rows[0]["columns"]["name"], "Safari");
+        assert_eq!(rows[0]["host_name"], "mac-a-1");
 
         // Drop a policy, the report and label "Engineering" (and its use); leave Team B out.
         let team_a_text = TEAM_A

@@ -35,7 +35,7 @@ pub use gitops::{DesiredPackage, DesiredProfile, DesiredState, DesiredTeam, Pack
 pub use hosts::{HostFilter, HostOrder, Page, PolicyResponseFilter, TeamFilter};
 pub use policies::ScopeSettings;
 pub use profiles::{LabelTarget, NewProfile, ProfileRecord};
-pub use queries::SavedQuery;
+pub use queries::{QueryResultRow, SavedQuery, QUERY_REPORT_CAP};
 pub use records::*;
 pub use software::SoftwarePackage;
 

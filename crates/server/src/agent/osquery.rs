@@ -11,7 +11,7 @@ use crate::AppState;
 use axum::extract::State;
 use axum::Json;
 use flotilla_core::access::Scope;
-use flotilla_core::agent_config::{options_for_platform, scheduled_on};
+use flotilla_core::agent_config::{options_for_platform, pack_name, scheduled_on};
 use flotilla_core::detail::{detail_queries_for, VitalsUpdate, ENTRA_IDENTITY_QUERY};
 use flotilla_core::query_name::QueryName;
 use flotilla_core::schedule::due_queries;
@@ -66,11 +66,11 @@ pub async fn config(
             .collect();
         Pack::of(scheduled_on(&defs, &host.platform))
     };
-    let team_pack = match host.team_id {
-        Some(team) => (format!("team-{}", team.0), pack_of(Scope::Team(team))),
-        None => ("No team".to_string(), pack_of(Scope::NoTeam)),
-    };
-    let packs = vec![("Global".to_string(), pack_of(Scope::Global)), team_pack];
+    let team_scope = host.team_id.map_or(Scope::NoTeam, Scope::Team);
+    let packs = [Scope::Global, team_scope]
+        .into_iter()
+        .map(|scope| (pack_name(scope), pack_of(scope)))
+        .collect();
     Ok(Json(OsqueryConfig::new(options, packs)))
 }
 

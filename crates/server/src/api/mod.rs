@@ -100,6 +100,7 @@ pub fn router() -> Router<AppState> {
             post(software::upload).layer(DefaultBodyLimit::max(SOFTWARE_BODY)),
         )
         .route("/queries", get(queries::list))
+        .route("/queries/{id}/report", get(queries::report))
         .route("/software/titles", get(software::titles))
         .route(
             "/gitops",

@@ -3,9 +3,9 @@
 
 use super::TeamParams;
 use crate::auth::Session;
-use crate::error::{ApiResult, QueryParams};
+use crate::error::{ApiResult, PathParam, QueryParams};
 use crate::service::{queries, teams};
-use crate::wire::library::QueriesResponse;
+use crate::wire::library::{QueriesResponse, QueryReportResponse};
 use crate::{wire, AppState};
 use axum::extract::State;
 use axum::Json;
@@ -23,5 +23,19 @@ pub async fn list(
     let queries = queries::list(&state, &session.caller(), scope).await?;
     Ok(Json(QueriesResponse {
         queries: wire::all(&queries),
+    }))
+}
+
+/// `GET /queries/{id}/report`: the newest rows each host logged.
+pub async fn report(
+    State(state): State<AppState>,
+    session: Session,
+    PathParam(id): PathParam<i64>,
+) -> ApiResult<Json<QueryReportResponse>> {
+    let (query, rows, clipped) = queries::report(&state, &session.caller(), id).await?;
+    Ok(Json(QueryReportResponse {
+        query_id: query.id,
+        results: wire::all(&rows),
+        report_clipped: clipped,
     }))
 }

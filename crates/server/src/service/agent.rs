@@ -6,7 +6,10 @@ use super::{ServiceError, ServiceResult};
 use crate::osquery_log::LogKind;
 use crate::secrets::random_token;
 use crate::AppState;
-use flotilla_core::agent_config::OrbitOptions;
+use flotilla_core::access::Scope;
+use flotilla_core::agent_config::{
+    report_change, scheduled_query_of_log, OrbitOptions, ReportChange,
+};
 use flotilla_core::targeting::label_scope_applies;
 use flotilla_core::validation::validate_email;
 use flotilla_core::TeamId;
@@ -70,6 +73,10 @@ pub async fn record_logs(
     entries: Vec<Value>,
 ) -> ServiceResult<()> {
     tracing::debug!(host = %host.id, ?kind, entries = entries.len(), "agent log");
+    if kind == LogKind::Result {
+        let changes = report_changes(state, host, &entries).await?;
+        state.store.record_query_results(host.id, &changes).await?;
+    }
     state
         .osquery_logs
         .write(kind, entries)
@@ -78,6 +85,36 @@ pub async fn record_logs(
             tracing::error!(error = %err, "osquery log could not be written");
             ServiceError::Internal
         })
+}
+
+/// What a batch of result logs changes in the host's query reports: entries
+/// of the saved queries the host runs (global ones and its team's).
+async fn report_changes(
+    state: &AppState,
+    host: &AgentHost,
+    entries: &[Value],
+) -> ServiceResult<Vec<(i64, ReportChange)>> {
+    let named: Vec<(Scope, &str, ReportChange)> = entries
+        .iter()
+        .filter_map(|entry| {
+            let name = entry.get("name")?.as_str()?;
+            let (scope, query) = scheduled_query_of_log(name)?;
+            Some((scope, query, report_change(entry)?))
+        })
+        .collect();
+    if named.is_empty() {
+        return Ok(Vec::new());
+    }
+    let queries = scheduled_queries(state, host.team_id).await?;
+    Ok(named
+        .into_iter()
+        .filter_map(|(scope, name, change)| {
+            let query = queries
+                .iter()
+                .find(|q| q.scope == scope && q.def.name == name)?;
+            Some((query.id, change))
+        })
+        .collect())
 }
 
 /// Keeps what orbit announced in `X-Fleet-Capabilities`, when it changed.

@@ -3,7 +3,7 @@
 use super::{Caller, ServiceResult};
 use crate::AppState;
 use flotilla_core::access::Scope;
-use flotilla_store::SavedQuery;
+use flotilla_store::{QueryResultRow, SavedQuery};
 
 pub async fn list(
     state: &AppState,
@@ -12,4 +12,17 @@ pub async fn list(
 ) -> ServiceResult<Vec<SavedQuery>> {
     caller.require_read(scope)?;
     Ok(state.store.saved_queries(scope).await?)
+}
+
+/// A saved query's report: the newest rows each host logged, and whether
+/// it reached the cap.
+pub async fn report(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+) -> ServiceResult<(SavedQuery, Vec<QueryResultRow>, bool)> {
+    let query = state.store.saved_query(id).await?;
+    caller.require_read(query.scope)?;
+    let (rows, clipped) = state.store.query_report(id).await?;
+    Ok((query, rows, clipped))
 }

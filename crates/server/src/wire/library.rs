@@ -2,7 +2,7 @@
 
 use super::{scope_team_id, timestamp};
 use flotilla_core::access::Scope;
-use flotilla_store::{LabelTarget, ProfileRecord, SavedQuery, SoftwarePackage};
+use flotilla_store::{LabelTarget, ProfileRecord, QueryResultRow, SavedQuery, SoftwarePackage};
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
@@ -190,4 +190,31 @@ pub struct InstallerStored {
     pub name: String,
     pub version: String,
     pub bundle_identifier: String,
+}
+
+/// `GET /queries/{id}/report` (Fleet's query report).
+#[derive(Debug, Serialize)]
+pub struct QueryReportResponse {
+    pub query_id: i64,
+    pub results: Vec<QueryReportResult>,
+    pub report_clipped: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct QueryReportResult {
+    pub host_id: i64,
+    pub host_name: String,
+    pub last_fetched: String,
+    pub columns: serde_json::Map<String, serde_json::Value>,
+}
+
+impl From<&QueryResultRow> for QueryReportResult {
+    fn from(row: &QueryResultRow) -> QueryReportResult {
+        QueryReportResult {
+            host_id: row.host_id.0,
+            host_name: row.host_name.clone(),
+            last_fetched: super::timestamp(row.fetched_at),
+            columns: row.columns.clone(),
+        }
+    }
 }
