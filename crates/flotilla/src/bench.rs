@@ -36,6 +36,19 @@ pub struct BenchArgs {
     /// Skip SQLite.
     #[arg(long, env = "FLOTILLA_BENCH_POSTGRES_ONLY")]
     pub postgres_only: bool,
+    /// The agent the simulated Macs run: fleetd adds orbit's config polls and
+    /// Fleet Desktop's to osquery's check-ins; osquery is check-ins alone.
+    #[arg(
+        long,
+        env = "FLOTILLA_BENCH_AGENT",
+        value_enum,
+        default_value = "fleetd"
+    )]
+    pub agent: crate::simulate::AgentArg,
+    /// Run this flotilla binary as the server instead of this one, to
+    /// compare two builds under the same simulated load.
+    #[arg(long, env = "FLOTILLA_BENCH_SERVER_BIN")]
+    pub server_bin: Option<PathBuf>,
     /// Where to write the results table (Markdown).
     #[arg(long, env = "FLOTILLA_BENCH_OUT", default_value = "bench-results.md")]
     pub out: PathBuf,
@@ -176,7 +189,11 @@ async fn run_one(
     std::fs::create_dir_all(&data_dir)?;
     let port = free_port()?;
     let url = format!("http://127.0.0.1:{port}");
-    let mut command = tokio::process::Command::new(std::env::current_exe()?);
+    let server_bin = match &args.server_bin {
+        Some(bin) => bin.clone(),
+        None => std::env::current_exe()?,
+    };
+    let mut command = tokio::process::Command::new(server_bin);
     command
         .args([
             "serve",
@@ -217,7 +234,7 @@ async fn run_one(
         insecure: false,
         progress: true,
         max_in_flight: 512,
-        agent: flotilla_simulator::Agent::Fleetd,
+        agent: args.agent.into(),
     })?;
     let stats = simulation.stats.clone();
     let enroll_started = Instant::now();

@@ -32,44 +32,60 @@ const OSQUERY_PREFIXES: [&str; 2] = ["/api/osquery", "/api/v1/osquery"];
 
 pub fn router() -> Router<AppState> {
     let limited = |limit: usize| DefaultBodyLimit::max(limit);
-    let osquery_routes = Router::new()
-        .route("/enroll", post(osquery::enroll).layer(limited(SMALL_BODY)))
-        .route("/config", post(osquery::config).layer(limited(SMALL_BODY)))
-        .route(
-            "/distributed/read",
-            post(osquery::distributed_read).layer(limited(SMALL_BODY)),
-        )
-        .route(
-            "/distributed/write",
-            post(osquery::distributed_write).layer(limited(RESULTS_BODY)),
-        )
-        .route("/log", post(osquery::log).layer(limited(LOG_BODY)))
-        .route(
-            "/carve/begin",
-            post(carves::begin).layer(limited(SMALL_BODY)),
-        )
-        .route(
-            "/carve/block",
-            post(carves::block).layer(limited(CARVE_BODY)),
-        );
+    // Routes are added under each prefix rather than nested: a nested
+    // router rewrites every request's path, on the check-in hot path.
+    let mut router = Router::new();
+    for prefix in OSQUERY_PREFIXES {
+        router = router
+            .route(
+                &format!("{prefix}/enroll"),
+                post(osquery::enroll).layer(limited(SMALL_BODY)),
+            )
+            .route(
+                &format!("{prefix}/config"),
+                post(osquery::config).layer(limited(SMALL_BODY)),
+            )
+            .route(
+                &format!("{prefix}/distributed/read"),
+                post(osquery::distributed_read).layer(limited(SMALL_BODY)),
+            )
+            .route(
+                &format!("{prefix}/distributed/write"),
+                post(osquery::distributed_write).layer(limited(RESULTS_BODY)),
+            )
+            .route(
+                &format!("{prefix}/log"),
+                post(osquery::log).layer(limited(LOG_BODY)),
+            )
+            .route(
+                &format!("{prefix}/carve/begin"),
+                post(carves::begin).layer(limited(SMALL_BODY)),
+            )
+            .route(
+                &format!("{prefix}/carve/block"),
+                post(carves::block).layer(limited(CARVE_BODY)),
+            );
+    }
     let orbit_routes = Router::new()
-        .route("/enroll", post(orbit::enroll).layer(limited(SMALL_BODY)))
-        .route("/config", post(orbit::config).layer(limited(SMALL_BODY)))
         .route(
-            "/device_token",
+            "/api/fleet/orbit/enroll",
+            post(orbit::enroll).layer(limited(SMALL_BODY)),
+        )
+        .route(
+            "/api/fleet/orbit/config",
+            post(orbit::config).layer(limited(SMALL_BODY)),
+        )
+        .route(
+            "/api/fleet/orbit/device_token",
             post(orbit::device_token).layer(limited(SMALL_BODY)),
         )
         .route(
-            "/device_mapping",
+            "/api/fleet/orbit/device_mapping",
             put(orbit::device_mapping).layer(limited(SMALL_BODY)),
         )
-        .route("/ping", head(orbit::ping).get(orbit::ping))
+        .route("/api/fleet/orbit/ping", head(orbit::ping).get(orbit::ping))
         .layer(axum::middleware::map_response(capabilities::advertise));
-    let mut router = Router::new();
-    for prefix in OSQUERY_PREFIXES {
-        router = router.nest(prefix, osquery_routes.clone());
-    }
-    router.nest("/api/fleet/orbit", orbit_routes)
+    router.merge(orbit_routes)
 }
 
 /// Agent errors, in osquery's shape (`{"error": ..., "node_invalid": ...}`):
