@@ -5,7 +5,9 @@
 pub enum ActivityType {
     AddedSoftware,
     AppliedGitops,
+    ChangedEntraIdentity,
     ChangedUserRole,
+    ClaimedEntraDevice,
     CreatedLabel,
     CreatedMacosProfile,
     CreatedPolicy,
@@ -35,7 +37,9 @@ impl ActivityType {
         match self {
             ActivityType::AddedSoftware => "added_software",
             ActivityType::AppliedGitops => "applied_gitops",
+            ActivityType::ChangedEntraIdentity => "changed_entra_identity",
             ActivityType::ChangedUserRole => "changed_user_role",
+            ActivityType::ClaimedEntraDevice => "claimed_entra_device",
             ActivityType::CreatedLabel => "created_label",
             ActivityType::CreatedMacosProfile => "created_macos_profile",
             ActivityType::CreatedPolicy => "created_policy",

@@ -12,6 +12,7 @@ pub mod gitops;
 pub mod ids;
 pub mod package;
 pub mod platform;
+pub mod plist_bounds;
 pub mod profile;
 pub mod query_name;
 pub mod results;

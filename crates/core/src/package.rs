@@ -2,6 +2,7 @@
 //! about itself.
 
 use flate2::read::ZlibDecoder;
+use std::collections::HashMap;
 use std::io::Read;
 
 /// Name, version and bundle id as the package declares them.
@@ -42,27 +43,109 @@ fn attribute(xml: &str, tag: &str, name: &str) -> Option<String> {
     Some(attributes[start..stop].to_string())
 }
 
-/// One file's bytes from the archive, by name.
-fn archived_file(archive: &[u8], toc: &str, heap_start: usize, name: &str) -> Option<Vec<u8>> {
-    let mut rest = toc;
-    while let Some(at) = rest.find("<file ") {
-        rest = &rest[at + 6..];
-        let end = rest.find("</file>").unwrap_or(rest.len());
-        let entry = &rest[..end];
-        if element(entry, "name").map(str::trim) == Some(name) {
-            let offset: usize = element(entry, "offset")?.trim().parse().ok()?;
-            let length: usize = element(entry, "length")?.trim().parse().ok()?;
-            let data = archive.get(heap_start + offset..heap_start + offset + length)?;
-            let compressed =
-                attribute(entry, "encoding", "style").is_some_and(|s| s.contains("gzip"));
-            return if compressed {
-                inflate(data).ok()
-            } else {
-                Some(data.to_vec())
-            };
+/// Files in one table of contents, and their nesting, beyond what any real
+/// package has.
+const MAX_TOC_FILES: usize = 100_000;
+const MAX_TOC_DEPTH: usize = 256;
+
+/// Where one archived file's bytes are in the heap.
+#[derive(Debug, Clone, Default)]
+struct TocEntry {
+    name: Option<String>,
+    offset: Option<usize>,
+    length: Option<usize>,
+    gzip: bool,
+}
+
+/// Reads the table of contents once, with an XML reader: the entries of the
+/// files named in `wanted` (the first of each name).
+fn toc_entries(toc: &str, wanted: &[&str]) -> Result<HashMap<String, TocEntry>, String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(toc);
+    let mut path: Vec<String> = Vec::new();
+    let mut open_files: Vec<TocEntry> = Vec::new();
+    let mut files = 0usize;
+    let mut found = HashMap::new();
+    let parent_is = |path: &[String], name: &str| path.len() >= 2 && path[path.len() - 2] == name;
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| format!("the table of contents is not XML: {e}"))?;
+        match event {
+            Event::Empty(e) if e.name().as_ref() == "encoding" => {
+                if let Some(file) = open_files.last_mut() {
+                    file.gzip |= gzip_style(&e);
+                }
+            }
+            Event::Start(e) => {
+                let name = e.name().as_ref().to_string();
+                if path.len() >= MAX_TOC_DEPTH {
+                    return Err("the table of contents is nested too deep".into());
+                }
+                if name == "file" {
+                    files += 1;
+                    if files > MAX_TOC_FILES {
+                        return Err("the table of contents lists too many files".into());
+                    }
+                    open_files.push(TocEntry::default());
+                } else if name == "encoding" {
+                    if let Some(file) = open_files.last_mut() {
+                        file.gzip |= gzip_style(&e);
+                    }
+                }
+                path.push(name);
+            }
+            Event::Text(text) => {
+                let Some(file) = open_files.last_mut() else {
+                    continue;
+                };
+                let value = text.xml10_content();
+                let value = value.trim();
+                match path.last().map(String::as_str) {
+                    Some("name") if parent_is(&path, "file") => file.name = Some(value.to_string()),
+                    Some("offset") if parent_is(&path, "data") => file.offset = value.parse().ok(),
+                    Some("length") if parent_is(&path, "data") => file.length = value.parse().ok(),
+                    _ => {}
+                }
+            }
+            Event::End(_) => {
+                let closed_a_file = path.pop().as_deref() == Some("file");
+                let Some(file) = open_files.pop_if(|_| closed_a_file) else {
+                    continue;
+                };
+                if let Some(name) = file.name.clone() {
+                    if wanted.contains(&name.as_str()) && !found.contains_key(&name) {
+                        found.insert(name, file);
+                    }
+                }
+            }
+            Event::Eof => break,
+            _ => {}
         }
     }
-    None
+    Ok(found)
+}
+
+/// Whether an `<encoding>` says the data is compressed.
+fn gzip_style(element: &quick_xml::events::BytesStart<'_>) -> bool {
+    element
+        .try_get_attribute("style")
+        .ok()
+        .flatten()
+        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
+        .is_some_and(|style| style.contains("gzip"))
+}
+
+/// One file's bytes from the archive.
+fn archived_file(archive: &[u8], entry: &TocEntry, heap_start: usize) -> Option<Vec<u8>> {
+    let (offset, length) = (entry.offset?, entry.length?);
+    let start = heap_start.checked_add(offset)?;
+    let data = archive.get(start..start.checked_add(length)?)?;
+    if entry.gzip {
+        inflate(data).ok()
+    } else {
+        Some(data.to_vec())
+    }
 }
 
 /// Reads a flat package's metadata from its `Distribution` (product archives)
@@ -81,7 +164,13 @@ pub fn read_pkg_metadata(archive: &[u8]) -> Result<PackageMetadata, String> {
     let toc =
         String::from_utf8(inflate(toc_bytes)?).map_err(|_| "the table of contents is not UTF-8")?;
     let heap_start = header_size + toc_compressed;
-    if let Some(distribution) = archived_file(archive, &toc, heap_start, "Distribution") {
+    let entries = toc_entries(&toc, &["Distribution", "PackageInfo"])?;
+    let file = |name: &str| {
+        entries
+            .get(name)
+            .and_then(|entry| archived_file(archive, entry, heap_start))
+    };
+    if let Some(distribution) = file("Distribution") {
         let xml = String::from_utf8_lossy(&distribution);
         let bundle_id = attribute(&xml, "product", "id")
             .or_else(|| attribute(&xml, "pkg-ref", "id"))
@@ -98,7 +187,7 @@ pub fn read_pkg_metadata(archive: &[u8]) -> Result<PackageMetadata, String> {
             bundle_id,
         });
     }
-    if let Some(info) = archived_file(archive, &toc, heap_start, "PackageInfo") {
+    if let Some(info) = file("PackageInfo") {
         let xml = String::from_utf8_lossy(&info);
         return Ok(PackageMetadata {
             name: String::new(),
@@ -166,6 +255,27 @@ mod tests {
         let metadata = read_pkg_metadata(&flat_package("PackageInfo", info)).unwrap();
         assert_eq!(metadata.version, "1.2.3");
         assert_eq!(metadata.bundle_id, "com.example.agent");
+    }
+
+    #[test]
+    fn a_table_of_contents_of_unclosed_files_is_read_in_one_pass() {
+        let toc = "<xar><toc>".to_string() + &"<file ".repeat(256 * 1024 / 6);
+        let mut archive = b"xar!".to_vec();
+        let compressed = zlib(toc.as_bytes());
+        archive.extend_from_slice(&28u16.to_be_bytes());
+        archive.extend_from_slice(&1u16.to_be_bytes());
+        archive.extend_from_slice(&(compressed.len() as u64).to_be_bytes());
+        archive.extend_from_slice(&(toc.len() as u64).to_be_bytes());
+        archive.extend_from_slice(&1u32.to_be_bytes());
+        archive.extend_from_slice(&compressed);
+        // Unclosed `<file ` elements are malformed XML, refused in one pass.
+        assert!(read_pkg_metadata(&archive).is_err());
+        let many = "<xar><toc>".to_string()
+            + &"<file><name>x</name></file>".repeat(MAX_TOC_FILES + 1)
+            + "</toc></xar>";
+        assert!(toc_entries(&many, &["Distribution"]).is_err());
+        let deep = "<xar><toc>".to_string() + &"<file>".repeat(MAX_TOC_DEPTH + 1);
+        assert!(toc_entries(&deep, &["Distribution"]).is_err());
     }
 
     #[test]

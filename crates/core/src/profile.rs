@@ -36,6 +36,9 @@ pub struct ProfileSummary {
 /// Checks a .mobileconfig (XML or binary plist; signed profiles are not read here).
 pub fn validate_mobileconfig(bytes: &[u8]) -> Result<ProfileSummary, ValidationErrors> {
     let field = "profile";
+    // Bounded before any value tree is built: parsing and dropping a tree
+    // recurse once per level.
+    crate::plist_bounds::check(bytes).map_err(|reason| ValidationErrors::single(field, reason))?;
     let value = plist::Value::from_reader(std::io::Cursor::new(bytes))
         .map_err(|e| ValidationErrors::single(field, format!("not a property list: {e}")))?;
     let dict = value.as_dictionary().ok_or_else(|| {

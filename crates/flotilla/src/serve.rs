@@ -211,9 +211,37 @@ impl ServeArgs {
     }
 }
 
+/// The data dir holds the database (enroll secrets, agent keys, device
+/// tokens), the TLS key and uploads: every file the server makes there is
+/// its user's alone, whatever umask it was started with, and what an older
+/// version left open is closed at start.
+fn make_data_dir_private(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: umask only sets the process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating the data directory {}", dir.display()))?;
+    let private = |path: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("making {} private", path.display()))
+    };
+    private(dir, 0o700)?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            private(&entry.path(), 0o700)?;
+        } else if kind.is_file() {
+            private(&entry.path(), 0o600)?;
+        }
+    }
+    Ok(())
+}
+
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
+    make_data_dir_private(&args.data_dir)?;
     let store = match &args.database_url {
         Some(url) => Store::open(url).await.context("opening the database")?,
         None => Store::open_sqlite(&args.data_dir.join("flotilla.db"))

@@ -11,9 +11,11 @@ pub mod api;
 mod auth;
 pub mod blobs;
 pub mod conditional_access;
+mod conn_limit;
 pub mod console;
 pub mod device;
 pub mod error;
+mod headers;
 mod listen;
 mod multipart;
 pub mod osquery_log;
@@ -89,6 +91,7 @@ pub struct AppState {
     pub settings: Arc<ServerSettings>,
     seen: seen::SeenBuffer,
     device_limiter: rate_limit::RateLimiter,
+    login_limiter: rate_limit::LoginLimiter,
     reporter: conditional_access::Reporter,
     osquery_logs: osquery_log::OsqueryLogs,
 }
@@ -104,6 +107,7 @@ impl AppState {
             store,
             settings: Arc::new(settings),
             device_limiter: rate_limit::RateLimiter::new(10, 60),
+            login_limiter: rate_limit::LoginLimiter::default(),
             reporter: conditional_access::Reporter::default(),
             osquery_logs,
         }
@@ -123,6 +127,10 @@ pub fn router(state: AppState) -> Router {
         .merge(api::router())
         .merge(device::router())
         .merge(console::router())
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            headers::security,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

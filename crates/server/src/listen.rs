@@ -1,6 +1,7 @@
 //! Listening: plain HTTP or TLS (a certificate of the admin's own, or a
 //! self-signed one made on first start), with graceful shutdown.
 
+use crate::conn_limit::{ConnectionLimit, MAX_CONNECTIONS, MAX_PER_ADDRESS};
 use axum::Router;
 use axum_server::tls_rustls::RustlsConfig;
 use std::future::Future;
@@ -59,19 +60,25 @@ impl TlsSetup {
     }
 }
 
+/// Writes a file; a private one is created 0600 (never readable by others,
+/// not even for a moment before a chmod).
 fn write_file(path: &Path, contents: &str, private: bool) -> Result<(), ListenError> {
+    use std::io::Write;
     let err = |source| ListenError::File {
         path: path.to_path_buf(),
         source,
     };
-    std::fs::write(path, contents).map_err(err)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     if private {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
     }
     #[cfg(not(unix))]
     let _ = private;
+    let mut file = options.open(path).map_err(err)?;
+    file.write_all(contents.as_bytes()).map_err(err)?;
     Ok(())
 }
 
@@ -144,6 +151,13 @@ fn ensure_self_signed(
     Ok(files)
 }
 
+/// How long a client has to send a request's head (and how long an idle
+/// keep-alive connection stays open).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(20);
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(30);
+const HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// A bound socket and how to speak on it.
 pub struct Listener {
     pub socket: std::net::TcpListener,
@@ -164,21 +178,30 @@ pub async fn serve(
     });
     listener.socket.set_nonblocking(true)?;
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let limit = ConnectionLimit::new(MAX_CONNECTIONS, MAX_PER_ADDRESS);
+    let mut server = axum_server::from_tcp(listener.socket).handle(handle);
+    let http = server.http_builder();
+    // A connection that sends no complete request head in time (a new one,
+    // or an idle keep-alive one) is closed; so is an HTTP/2 peer that stops
+    // answering pings.
+    http.http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    http.http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive_interval(HTTP2_PING_INTERVAL)
+        .keep_alive_timeout(HTTP2_PING_TIMEOUT)
+        .max_concurrent_streams(256);
     match listener.tls {
-        None => {
-            axum_server::from_tcp(listener.socket)
-                .handle(handle)
-                .serve(service)
-                .await?
-        }
+        None => server.acceptor(limit).serve(service).await?,
         Some(files) => {
             // Several servers may start in one process (tests); the first wins.
             let _ = rustls::crypto::ring::default_provider().install_default();
             let config = RustlsConfig::from_pem_file(&files.cert, &files.key).await?;
-            axum_server::from_tcp_rustls(listener.socket, config)
-                .handle(handle)
-                .serve(service)
-                .await?
+            let tls = axum_server::tls_rustls::RustlsAcceptor::new(config)
+                .handshake_timeout(TLS_HANDSHAKE_TIMEOUT)
+                .acceptor(limit);
+            server.acceptor(tls).serve(service).await?
         }
     }
     Ok(())

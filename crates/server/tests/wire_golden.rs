@@ -185,7 +185,7 @@ fn host_details_with_labels_and_policies_match_fleets_example() {
             host: Host::of(&host_record(), 1_800_000_110),
             labels: wire::all(&[label_record()]),
             policies: wire::all(&[entry]),
-            flotilla: HostExtras::of(&host_record()),
+            flotilla: HostExtras::of(&host_record(), &[]),
         },
     };
     let mut fleet = example("host");

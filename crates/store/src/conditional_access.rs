@@ -1,9 +1,14 @@
 //! Conditional access: the Entra tenant connection, hosts' Entra identities,
 //! and the outbox of compliance reports.
 
+use crate::config::record_activity;
+use crate::dirty::{Affected, DirtyKind};
+use crate::records::{Activity, Actor};
 use crate::{as_flag, flag, now, opt_flag, Result, Store, StoreError, Tx};
+use flotilla_core::activity::ActivityType;
 use flotilla_core::compliance::Verdict;
 use flotilla_core::{HostId, HostPlatform, PolicyId, TeamId};
+use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 use std::collections::HashMap;
@@ -169,7 +174,39 @@ fn verdict_from(managed: Option<bool>, compliant: Option<bool>) -> Option<Verdic
     })
 }
 
+/// A host's report of an Entra device id another host holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntraClaim {
+    pub claimant: HostId,
+    pub owner: HostId,
+    pub device_id: String,
+    pub upn: String,
+    pub claimed_at: i64,
+}
+
 impl Store {
+    /// Claims this host made or that were made on its device id.
+    pub async fn entra_claims(&self, host: HostId) -> Result<Vec<EntraClaim>> {
+        let rows = sqlx::query(
+            "SELECT claimant_host_id, owner_host_id, device_id, upn, claimed_at FROM entra_claims \
+             WHERE claimant_host_id = $1 OR owner_host_id = $1 ORDER BY claimed_at DESC",
+        )
+        .bind(host.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(EntraClaim {
+                    claimant: HostId(row.try_get("claimant_host_id")?),
+                    owner: HostId(row.try_get("owner_host_id")?),
+                    device_id: row.try_get("device_id")?,
+                    upn: row.try_get("upn")?,
+                    claimed_at: row.try_get("claimed_at")?,
+                })
+            })
+            .collect()
+    }
+
     pub async fn ms_integration(&self) -> Result<Option<MsIntegration>> {
         let row = sqlx::query("SELECT tenant_id, status, setup_error, compliance_policy_id FROM ms_integration WHERE id = 1")
             .fetch_optional(&self.pool)
@@ -701,35 +738,146 @@ fn report_from_row(row: &AnyRow) -> Result<ComplianceReport> {
 
 /// Records the identity a host reported (or its absence). A new device id
 /// or UPN resets what was last reported for the host.
+/// Records the Entra identity a host reported. A device id is one host's:
+/// when another host already holds it, the claim is kept (and logged)
+/// instead, the claimant has no identity, and the owner's verdict is sent
+/// again in case the claimant's got through first. A changed identity on a
+/// host is logged too.
 pub(crate) async fn write_host_entra(
     tx: &mut Tx,
     host: HostId,
     identity: Option<&EntraIdentity>,
 ) -> Result<()> {
-    match identity {
-        None => {
-            sqlx::query("DELETE FROM host_entra WHERE host_id = $1")
-                .bind(host.0)
-                .execute(&mut **tx)
-                .await?;
-        }
-        Some(identity) => {
-            sqlx::query(
-                "INSERT INTO host_entra (host_id, device_id, upn, updated_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (host_id) DO UPDATE SET device_id = excluded.device_id, upn = excluded.upn, \
-                 updated_at = excluded.updated_at, \
-                 queued_managed = CASE WHEN host_entra.device_id = excluded.device_id AND host_entra.upn = excluded.upn THEN host_entra.queued_managed END, \
-                 queued_compliant = CASE WHEN host_entra.device_id = excluded.device_id AND host_entra.upn = excluded.upn THEN host_entra.queued_compliant END, \
-                 reported_managed = CASE WHEN host_entra.device_id = excluded.device_id AND host_entra.upn = excluded.upn THEN host_entra.reported_managed END, \
-                 reported_compliant = CASE WHEN host_entra.device_id = excluded.device_id AND host_entra.upn = excluded.upn THEN host_entra.reported_compliant END",
-            )
+    let Some(identity) = identity else {
+        sqlx::query("DELETE FROM host_entra WHERE host_id = $1")
             .bind(host.0)
-            .bind(identity.device_id.as_str())
-            .bind(identity.upn.as_str())
-            .bind(now())
             .execute(&mut **tx)
+            .await?;
+        return Ok(());
+    };
+    let owner =
+        sqlx::query("SELECT host_id FROM host_entra WHERE device_id = $1 AND host_id <> $2")
+            .bind(identity.device_id.as_str())
+            .bind(host.0)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|row| row.try_get::<i64, _>("host_id"))
+            .transpose()?;
+    if let Some(owner) = owner {
+        sqlx::query("DELETE FROM host_entra WHERE host_id = $1")
+            .bind(host.0)
+            .execute(&mut **tx)
+            .await?;
+        let known = sqlx::query(
+            "SELECT 1 AS known FROM entra_claims \
+             WHERE claimant_host_id = $1 AND owner_host_id = $2 AND device_id = $3",
+        )
+        .bind(host.0)
+        .bind(owner)
+        .bind(identity.device_id.as_str())
+        .fetch_optional(&mut **tx)
+        .await?
+        .is_some();
+        sqlx::query(
+            "INSERT INTO entra_claims (claimant_host_id, owner_host_id, device_id, upn, claimed_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (claimant_host_id, owner_host_id, device_id) \
+             DO UPDATE SET upn = excluded.upn, claimed_at = excluded.claimed_at",
+        )
+        .bind(host.0)
+        .bind(owner)
+        .bind(identity.device_id.as_str())
+        .bind(identity.upn.as_str())
+        .bind(now())
+        .execute(&mut **tx)
+        .await?;
+        if !known {
+            let details = claim_details(host, HostId(owner), identity);
+            record_activity(
+                tx,
+                &agent_activity(ActivityType::ClaimedEntraDevice, details),
+            )
+            .await?;
+            tracing::warn!(claimant = %host, owner, "a host claims another host's Entra device id");
+        }
+        // The owner's verdict goes out again.
+        sqlx::query(
+            "UPDATE host_entra SET queued_managed = NULL, queued_compliant = NULL WHERE host_id = $1",
+        )
+        .bind(owner)
+        .execute(&mut **tx)
+        .await?;
+        crate::dirty::mark(tx, DirtyKind::Compliance, Affected::Hosts(&[HostId(owner)])).await?;
+        return Ok(());
+    }
+    let before = sqlx::query("SELECT device_id, upn FROM host_entra WHERE host_id = $1")
+        .bind(host.0)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|row| {
+            Ok::<_, StoreError>((
+                row.try_get::<String, _>("device_id")?,
+                row.try_get::<String, _>("upn")?,
+            ))
+        })
+        .transpose()?;
+    if let Some((device_id, upn)) = &before {
+        if device_id != &identity.device_id || upn != &identity.upn {
+            record_activity(
+                tx,
+                &agent_activity(
+                    ActivityType::ChangedEntraIdentity,
+                    json!({
+                        "host_id": host.0,
+                        "device_id": identity.device_id,
+                        "user_principal_name": identity.upn,
+                        "previous_device_id": device_id,
+                        "previous_user_principal_name": upn,
+                    }),
+                ),
+            )
             .await?;
         }
     }
+    sqlx::query(
+        "INSERT INTO host_entra (host_id, device_id, upn, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (host_id) DO UPDATE SET device_id = excluded.device_id, upn = excluded.upn, \
+         updated_at = excluded.updated_at, \
+         queued_managed = CASE WHEN host_entra.device_id = excluded.device_id AND host_entra.upn = excluded.upn THEN host_entra.queued_managed END, \
+         queued_compliant = CASE WHEN host_entra.device_id = excluded.device_id AND host_entra.upn = excluded.upn THEN host_entra.queued_compliant END, \
+         reported_managed = CASE WHEN host_entra.device_id = excluded.device_id AND host_entra.upn = excluded.upn THEN host_entra.reported_managed END, \
+         reported_compliant = CASE WHEN host_entra.device_id = excluded.device_id AND host_entra.upn = excluded.upn THEN host_entra.reported_compliant END",
+    )
+    .bind(host.0)
+    .bind(identity.device_id.as_str())
+    .bind(identity.upn.as_str())
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    // Claims against this host's former identity are moot now.
+    sqlx::query("DELETE FROM entra_claims WHERE claimant_host_id = $1")
+        .bind(host.0)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
+}
+
+fn claim_details(claimant: HostId, owner: HostId, identity: &EntraIdentity) -> Value {
+    json!({
+        "host_id": claimant.0,
+        "owner_host_id": owner.0,
+        "device_id": identity.device_id,
+        "user_principal_name": identity.upn,
+    })
+}
+
+/// An activity an agent's report causes: no user did it.
+fn agent_activity(activity_type: ActivityType, details: Value) -> Activity {
+    Activity {
+        actor: Actor {
+            id: None,
+            name: "Flotilla".into(),
+        },
+        activity_type,
+        details,
+    }
 }

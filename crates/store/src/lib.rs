@@ -26,7 +26,7 @@ mod users;
 pub use agent::{AgentHost, AgentKind, AgentWrite, EnrollRequest};
 pub use carves::{CarveRecord, NewCarve};
 pub use conditional_access::{
-    ComplianceFacts, ComplianceReport, EntraIdentity, IntegrationStatus, MsIntegration,
+    ComplianceFacts, ComplianceReport, EntraClaim, EntraIdentity, IntegrationStatus, MsIntegration,
     ReportOutcome, ReportStatus,
 };
 pub use dirty::{DirtyClaim, DirtyKind};

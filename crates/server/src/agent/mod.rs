@@ -6,7 +6,7 @@ mod carves;
 mod orbit;
 mod osquery;
 
-pub use body::AgentJson;
+pub use body::{AgentBody, AgentJson};
 
 use crate::error::ApiError;
 use crate::service::ServiceError;

@@ -1,6 +1,6 @@
 //! osquery's remote API (TLS plugins): enroll, config, distributed read/write, log.
 
-use super::{enroll_request_from_details, rows_of, AgentJson, AgentResult};
+use super::{enroll_request_from_details, rows_of, AgentBody, AgentJson, AgentResult};
 use crate::error::ApiError;
 use crate::osquery_log::LogKind;
 use crate::service::agent;
@@ -168,22 +168,23 @@ fn interpret_write(body: &DistributedWriteBody) -> AgentWrite {
     write
 }
 
+/// The node key is checked before the results are parsed.
 pub async fn distributed_write(
     State(state): State<AppState>,
-    AgentJson(body): AgentJson<DistributedWriteBody>,
+    body: AgentBody,
 ) -> AgentResult<Json<Empty>> {
-    let host = agent::authenticate(&state, AgentKind::Osquery, &body.node_key).await?;
+    let host = agent::authenticate(&state, AgentKind::Osquery, &body.node_key()?).await?;
+    let body: DistributedWriteBody = body.parse().await?;
     let write = interpret_write(&body);
     agent::record_results(&state, &host, &write).await?;
     Ok(Json(Empty {}))
 }
 
 /// Result and status logs, kept where `--osquery-log-destination` says.
-pub async fn log(
-    State(state): State<AppState>,
-    AgentJson(body): AgentJson<LogBody>,
-) -> AgentResult<Json<Empty>> {
-    let host = agent::authenticate(&state, AgentKind::Osquery, &body.node_key).await?;
+/// The node key is checked before the log entries are parsed.
+pub async fn log(State(state): State<AppState>, body: AgentBody) -> AgentResult<Json<Empty>> {
+    let host = agent::authenticate(&state, AgentKind::Osquery, &body.node_key()?).await?;
+    let body: LogBody = body.parse().await?;
     let Some(kind) = LogKind::parse(&body.log_type) else {
         return Err(ApiError::invalid(
             "log_type",

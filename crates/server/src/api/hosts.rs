@@ -112,7 +112,7 @@ fn details_json(details: &HostDetails, now: i64) -> HostResponse {
             host: Host::of(&details.host, now),
             labels: wire::all(&details.labels),
             policies: wire::all(&details.policies),
-            flotilla: HostExtras::of(&details.host),
+            flotilla: HostExtras::of(&details.host, &details.entra_claims),
         },
     }
 }

@@ -141,20 +141,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/latest/setup", post(session::setup))
         .nest("/api/v1/fleet", fleet.clone())
         .nest("/api/latest/fleet", fleet)
-        .route_layer(axum::middleware::from_fn(no_store))
+        .route_layer(axum::middleware::map_response(crate::headers::no_store))
 }
 
 /// Admin answers carry tokens and secrets: never cache them.
-async fn no_store(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let mut response = next.run(request).await;
-    response.headers_mut().insert(
-        axum::http::header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
-    response
-}
-
 use crate::wire::requests::{PageParams, TeamParams};

@@ -7,9 +7,11 @@ use crate::service::users::{self, SetupAdmin};
 use crate::wire::requests::{LoginBody, SetupBody};
 use crate::wire::{AvailableTeam, Empty, LoginResponse, MeResponse, SetupResponse, User};
 use crate::AppState;
+use axum::extract::ConnectInfo;
 use axum::extract::State;
 use axum::Json;
 use flotilla_store::UserRecord;
+use std::net::SocketAddr;
 
 pub async fn setup(
     State(state): State<AppState>,
@@ -41,9 +43,10 @@ pub async fn setup(
 
 pub async fn login(
     State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     JsonBody(body): JsonBody<LoginBody>,
 ) -> ApiResult<Json<LoginResponse>> {
-    let (user, token) = users::sign_in(&state, &body.email, &body.password).await?;
+    let (user, token) = users::sign_in(&state, client.ip(), &body.email, &body.password).await?;
     let names = teams::names(&state).await?;
     Ok(Json(LoginResponse {
         user: User::of(&user, &names),

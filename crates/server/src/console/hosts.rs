@@ -163,6 +163,7 @@ pub async fn show(
         host,
         labels,
         policies,
+        entra_claims,
     } = hosts::details(&state, &caller, HostId(id)).await?;
     let (facts, reports) = hosts::compliance(&state, &caller, host.id, 20).await?;
     let name = if host.computer_name.is_empty() {
@@ -177,6 +178,18 @@ pub async fn show(
             (csrf_field(&viewer))
             button type="submit" { "Refetch" }
             @if host.refetch_requested { " " span.badge { "Refetch pending" } }
+        }
+        @for claim in &entra_claims {
+            p.problem {
+                @if claim.claimant == host.id {
+                    "Warning: this host reported Entra device ID " (claim.device_id) ", which host "
+                    a href=(format!("/hosts/{}", claim.owner.0)) { (claim.owner.0) }
+                    " holds. Its report is not sent to Microsoft."
+                } @else {
+                    "Warning: host " a href=(format!("/hosts/{}", claim.claimant.0)) { (claim.claimant.0) }
+                    " reported this Mac's Entra device ID " (claim.device_id) ". Its report is not sent to Microsoft."
+                }
+            }
         }
         h2 { "Vitals" }
         dl.facts {

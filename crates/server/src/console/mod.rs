@@ -97,6 +97,7 @@ pub fn router() -> Router<AppState> {
             "/microsoft-compliance-partner/remediate",
             get(device::partner_remediate),
         )
+        .route_layer(axum::middleware::map_response(crate::headers::no_store))
 }
 
 /// The signed-in admin a console page is for.

@@ -7,11 +7,13 @@ use crate::secrets::random_token;
 use crate::service::users::{self, SetupAdmin};
 use crate::service::ServiceError;
 use crate::AppState;
+use axum::extract::ConnectInfo;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::IntoResponse;
 use maud::html;
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
 /// Before there is a session, forms carry a random token that must match a cookie.
 const FORM_COOKIE: &str = "flotilla_form";
@@ -52,11 +54,19 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> PageResu
     }))
 }
 
+/// Where to go after logging in: only a path on this server. Browsers drop
+/// tabs and newlines and read `\` as `/`, so `/\t/evil.example` is off-site;
+/// anything with a control character, a backslash or a second leading slash
+/// is refused.
 fn safe_next(next: Option<&String>) -> String {
-    // Only paths on this server: never an open redirect.
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
-        .cloned()
-        .unwrap_or_else(|| "/hosts".into())
+    next.filter(|n| {
+        n.starts_with('/')
+            && n.len() <= 2048
+            && !n.chars().any(|c| c.is_control() || c == '\\')
+            && !n[1..].trim_start().starts_with('/')
+    })
+    .cloned()
+    .unwrap_or_else(|| "/hosts".into())
 }
 
 fn login_form(token: &str, next: &str, email: &str, problem: Option<&str>) -> maud::Markup {
@@ -92,14 +102,19 @@ pub async fn login_page(
     Ok(([(header::SET_COOKIE, set_cookie)], body).into_response())
 }
 
-pub async fn login(State(state): State<AppState>, headers: HeaderMap, form: Form) -> PageResult {
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Form,
+) -> PageResult {
     let next = safe_next(Some(&form.get("next").to_string()));
     if !form_token_matches(&headers, &form) {
         return Err(PageError::Forbidden(
             "This form has expired. Reload the page and try again.".into(),
         ));
     }
-    match users::sign_in(&state, form.get("email"), form.get("password")).await {
+    match users::sign_in(&state, client.ip(), form.get("email"), form.get("password")).await {
         Ok((_, token)) => {
             let mut response = redirect(&next);
             response.headers_mut().append(
@@ -239,5 +254,30 @@ pub async fn setup(State(state): State<AppState>, headers: HeaderMap, form: Form
         }
         Err(ServiceError::Conflict(_)) => Ok(redirect("/login")),
         Err(err) => Err(err.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_followed() {
+        let next = |s: &str| safe_next(Some(&s.to_string()));
+        assert_eq!(next("/labels?x=1"), "/labels?x=1");
+        for offsite in [
+            "/\t/evil.example/",
+            "/\t\\evil.example",
+            "//evil.example/",
+            "/\\evil.example/",
+            "https://evil.example/",
+            " //evil.example/",
+            "/ /evil.example",
+            "/\r/evil.example",
+            "/\n/evil.example",
+            "/\u{0}x",
+        ] {
+            assert_eq!(next(offsite), "/hosts", "{offsite:?}");
+        }
     }
 }

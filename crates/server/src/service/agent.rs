@@ -12,12 +12,13 @@ use flotilla_core::agent_config::{
 };
 use flotilla_core::targeting::label_scope_applies;
 use flotilla_core::validation::validate_email;
-use flotilla_core::TeamId;
+use flotilla_core::{LabelId, PolicyId, TeamId};
 use flotilla_store::{
     AgentHost, AgentKind, AgentWrite, EnrollRequest, LabelRecord, PolicyRecord, SavedQuery,
     StoreError,
 };
 use serde_json::Value;
+use std::collections::HashSet;
 
 /// Enrolls a host with an enroll secret (which decides its team); returns
 /// the new node key. An unknown secret is `NodeInvalid`.
@@ -222,12 +223,34 @@ pub async fn policies_to_ask(
 
 /// Stores what a distributed write reported, in one transaction (which also
 /// marks the host for its verdict).
+///
+/// Only answers to what the host is asked count: results for labels that
+/// aren't dynamic labels of its platform (manual and built-in labels), or
+/// for policies outside its team and scope, are dropped, so an agent can't
+/// add itself to an admin's manual label or report on another team's policy.
 pub async fn record_results(
     state: &AppState,
     host: &AgentHost,
     write: &AgentWrite,
 ) -> ServiceResult<()> {
-    Ok(state.store.apply_agent_write(host.id, write).await?)
+    let mut write = write.clone();
+    if !write.labels.is_empty() {
+        let asked: HashSet<LabelId> = labels_to_ask(state, host)
+            .await?
+            .iter()
+            .map(|l| l.id)
+            .collect();
+        write.labels.retain(|(id, _)| asked.contains(id));
+    }
+    if !write.policies.is_empty() {
+        let asked: HashSet<PolicyId> = policies_to_ask(state, host)
+            .await?
+            .iter()
+            .map(|p| p.id)
+            .collect();
+        write.policies.retain(|(id, _)| asked.contains(id));
+    }
+    Ok(state.store.apply_agent_write(host.id, &write).await?)
 }
 
 /// Registers (or refreshes) the Fleet Desktop token of a fleetd host.

@@ -7,8 +7,8 @@ use flotilla_core::access::Scope;
 use flotilla_core::activity::ActivityType;
 use flotilla_core::{HostId, TeamId};
 use flotilla_store::{
-    ComplianceFacts, ComplianceReport, HostFilter, HostPolicy, HostRecord, LabelRecord, Page,
-    TeamFilter,
+    ComplianceFacts, ComplianceReport, EntraClaim, HostFilter, HostPolicy, HostRecord, LabelRecord,
+    Page, TeamFilter,
 };
 use serde_json::json;
 use std::collections::HashMap;
@@ -18,6 +18,8 @@ pub struct HostDetails {
     pub host: HostRecord,
     pub labels: Vec<LabelRecord>,
     pub policies: Vec<HostPolicy>,
+    /// Reports of this host's Entra device id by another host, or by it of another's.
+    pub entra_claims: Vec<EntraClaim>,
 }
 
 /// `filter` narrowed to the teams the caller may see.
@@ -67,10 +69,12 @@ async fn details_of(state: &AppState, host: HostRecord) -> ServiceResult<HostDet
         .store
         .host_policies(host.id, host.team_id, &host.platform)
         .await?;
+    let entra_claims = state.store.entra_claims(host.id).await?;
     Ok(HostDetails {
         host,
         labels,
         policies,
+        entra_claims,
     })
 }
 

@@ -12,6 +12,7 @@ use flotilla_core::validation::{validate_email, validate_password};
 use flotilla_core::{TeamId, UserId, ValidationErrors};
 use flotilla_store::{NewUser, TeamRecord, UserRecord};
 use serde_json::json;
+use std::net::IpAddr;
 
 /// The first admin, as the setup form or `POST /setup` gives them.
 pub struct SetupAdmin {
@@ -33,6 +34,15 @@ async fn hash_password(password: &str) -> ServiceResult<String> {
         .await
         .map_err(|_| ServiceError::Internal)?
         .map_err(|_| ServiceError::Internal)
+}
+
+/// A hash no password matches, made once, for logins with unknown emails.
+async fn dummy_hash() -> ServiceResult<String> {
+    static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    DUMMY
+        .get_or_try_init(|| async { hash_password(&random_token(24)).await })
+        .await
+        .cloned()
 }
 
 async fn verify_password(password: &str, hash: &str) -> bool {
@@ -103,18 +113,32 @@ pub async fn setup(
 
 /// Checks a password and opens a session; returns the user and the session
 /// token. Unauthenticated, whichever part was wrong.
+///
+/// Bad attempts are limited per account and address (and per address), with
+/// a backoff that ends on its own; an unknown email is checked against a
+/// dummy hash so that it takes as long as a real one.
 pub async fn sign_in(
     state: &AppState,
+    client: IpAddr,
     email: &str,
     password: &str,
 ) -> ServiceResult<(UserRecord, String)> {
-    let found = state.store.user_credentials(email.trim()).await?;
-    let Some((user, hash)) = found else {
+    let email = email.trim();
+    let now = state.now();
+    if state.login_limiter.blocked(client, email, now) {
+        return Err(ServiceError::Throttled);
+    }
+    let found = state.store.user_credentials(email).await?;
+    let (user, hash) = match found {
+        Some((user, hash)) => (Some(user), hash),
+        None => (None, dummy_hash().await?),
+    };
+    let verified = verify_password(password, &hash).await;
+    let Some(user) = user.filter(|_| verified) else {
+        state.login_limiter.record_failure(client, email, now);
         return Err(ServiceError::Unauthenticated);
     };
-    if !verify_password(password, &hash).await {
-        return Err(ServiceError::Unauthenticated);
-    }
+    state.login_limiter.record_success(client, email);
     let token = random_token(32);
     state
         .store

@@ -6,8 +6,9 @@ use flotilla_core::access::Scope;
 use flotilla_core::compliance::EntraStatus;
 use flotilla_core::settings::{Integrations, OrgInfo, OrgSettings};
 use flotilla_store::{
-    ActivityRecord, CarveRecord, EnrollSecret, HostPolicy, HostRecord, IntegrationStatus,
-    LabelMembership, LabelRecord, LabelType, MsIntegration, PolicyRecord, TeamRecord, UserRecord,
+    ActivityRecord, CarveRecord, EnrollSecret, EntraClaim, HostPolicy, HostRecord,
+    IntegrationStatus, LabelMembership, LabelRecord, LabelType, MsIntegration, PolicyRecord,
+    TeamRecord, UserRecord,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -249,6 +250,30 @@ pub struct HostExtras {
     /// The capabilities fleetd's orbit announced (empty for plain osquery).
     pub orbit_capabilities: Vec<String>,
     pub entra_identity: EntraIdentityView,
+    /// Another host reporting this host's Entra device id, or this host
+    /// reporting another's: such a report is not sent to Microsoft.
+    pub entra_claims: Vec<EntraClaimView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EntraClaimView {
+    pub claimant_host_id: i64,
+    pub owner_host_id: i64,
+    pub device_id: String,
+    pub user_principal_name: String,
+    pub claimed_at: String,
+}
+
+impl From<&EntraClaim> for EntraClaimView {
+    fn from(claim: &EntraClaim) -> EntraClaimView {
+        EntraClaimView {
+            claimant_host_id: claim.claimant.0,
+            owner_host_id: claim.owner.0,
+            device_id: claim.device_id.clone(),
+            user_principal_name: claim.upn.clone(),
+            claimed_at: timestamp(claim.claimed_at),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -261,7 +286,7 @@ pub struct EntraIdentityView {
 }
 
 impl HostExtras {
-    pub fn of(host: &HostRecord) -> HostExtras {
+    pub fn of(host: &HostRecord, claims: &[EntraClaim]) -> HostExtras {
         let status = EntraStatus::of(&host.platform, host.fleetd.present(), host.entra.is_some());
         HostExtras {
             orbit_capabilities: host.fleetd.capabilities.clone(),
@@ -271,6 +296,7 @@ impl HostExtras {
                 device_id: host.entra.as_ref().map(|e| e.device_id.clone()),
                 user_principal_name: host.entra.as_ref().map(|e| e.upn.clone()),
             },
+            entra_claims: claims.iter().map(EntraClaimView::from).collect(),
         }
     }
 }

@@ -208,10 +208,15 @@ impl PageParams {
         self.page.unwrap_or(0).max(0)
     }
 
+    /// At most [`MAX_PER_PAGE`]: one request can't ask for the whole fleet's
+    /// details at once.
     pub fn per_page(&self) -> i64 {
-        self.per_page.unwrap_or(100).clamp(1, 10_000)
+        self.per_page.unwrap_or(100).clamp(1, MAX_PER_PAGE)
     }
 }
+
+/// The largest page a list answers.
+pub const MAX_PER_PAGE: i64 = 1000;
 
 /// A `?team_id=` query parameter.
 #[derive(Debug, Deserialize, Default)]

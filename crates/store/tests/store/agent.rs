@@ -184,3 +184,72 @@ async fn the_entra_identity_is_stored_with_the_results_and_cleared_when_gone() {
     })
     .await;
 }
+
+fn registered(device_id: &str, upn: &str) -> AgentWrite {
+    AgentWrite {
+        vitals: Some(VitalsUpdate {
+            entra_identity: Some(EntraAnswer::Registered(EntraRegistration {
+                device_id: device_id.into(),
+                user_principal_name: upn.into(),
+            })),
+            ..VitalsUpdate::default()
+        }),
+        details_answered: true,
+        ..AgentWrite::default()
+    }
+}
+
+#[tokio::test]
+async fn a_second_host_claiming_a_device_id_gets_no_identity_and_is_logged() {
+    each_backend(|store| async move {
+        let design = team(&store, "Design").await;
+        let bob = host(&store, "UUID-BOB", Some(design)).await;
+        let mallory = host(&store, "UUID-MAL", Some(design)).await;
+        store
+            .apply_agent_write(bob, &registered("dev-b", "bob@contoso.com"))
+            .await
+            .unwrap();
+        settle(&store).await;
+        for _ in 0..2 {
+            store
+                .apply_agent_write(mallory, &registered("dev-b", "bob@contoso.com"))
+                .await
+                .unwrap();
+        }
+        // The claimant is not Bob's Mac in Entra; Bob's verdict is re-decided.
+        assert!(store
+            .compliance_facts(mallory)
+            .await
+            .unwrap()
+            .identity
+            .is_none());
+        let owner = store.compliance_facts(bob).await.unwrap().identity.unwrap();
+        assert_eq!(owner.device_id, "dev-b");
+        assert!(dirty_hosts(&store).await.contains(&bob));
+        let claims = store.entra_claims(bob).await.unwrap();
+        assert_eq!(claims.len(), 1);
+        assert_eq!((claims[0].claimant, claims[0].owner), (mallory, bob));
+        assert_eq!(store.entra_claims(mallory).await.unwrap(), claims);
+        // One activity for the claim, however often it is repeated.
+        let claimed: Vec<_> = store
+            .activities(0, 20)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.activity_type == ActivityType::ClaimedEntraDevice.as_str())
+            .collect();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].details["owner_host_id"], json!(bob.0));
+        // A host whose own identity changes is logged too.
+        store
+            .apply_agent_write(bob, &registered("dev-b", "robert@contoso.com"))
+            .await
+            .unwrap();
+        let changed = store.activities(0, 1).await.unwrap();
+        assert_eq!(
+            changed[0].activity_type,
+            ActivityType::ChangedEntraIdentity.as_str()
+        );
+    })
+    .await;
+}
