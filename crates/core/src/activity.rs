@@ -28,6 +28,7 @@ pub enum ActivityType {
     EditedPolicy,
     EditedTeam,
     EnabledConditionalAccessAutomations,
+    EnrolledDuplicateHost,
     TransferredHosts,
 }
 
@@ -64,6 +65,7 @@ impl ActivityType {
             ActivityType::EnabledConditionalAccessAutomations => {
                 "enabled_conditional_access_automations"
             }
+            ActivityType::EnrolledDuplicateHost => "enrolled_duplicate_host",
             ActivityType::TransferredHosts => "transferred_hosts",
         }
     }

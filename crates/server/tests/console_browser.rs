@@ -324,14 +324,23 @@ async fn an_admin_sets_up_conditional_access_in_the_browser() {
         .unwrap()
         .remove(0)
         .secret;
-    let report = flotilla_simulator::run(
-        simulator(&server, &secret, 3),
-        Some(Duration::from_secs(4)),
-        std::future::pending(),
-    )
-    .await
-    .unwrap();
-    let device_token = report.hosts[0].device_token.clone();
+    // One run for the whole test: a Mac that enrolled keeps its keys, as
+    // fleetd does across restarts (enrolling again would be a new host).
+    let simulation = flotilla_simulator::Simulation::start(simulator(&server, &secret, 3)).unwrap();
+    let enrolled_by = std::time::Instant::now() + Duration::from_secs(30);
+    while simulation
+        .stats
+        .enrolled
+        .load(std::sync::atomic::Ordering::Relaxed)
+        < 3
+    {
+        assert!(
+            std::time::Instant::now() < enrolled_by,
+            "the simulated Macs did not enroll"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let device_token = simulation.device_token(0).unwrap();
     let mut non_compliant = false;
     for _ in 0..40 {
         client
@@ -429,11 +438,6 @@ async fn an_admin_sets_up_conditional_access_in_the_browser() {
     shots.take(&client, "16-activities").await;
 
     // My device: the failing policy first with its resolution; Refetch shows progress.
-    let background = tokio::spawn(flotilla_simulator::run(
-        simulator(&server, &secret, 3),
-        Some(Duration::from_secs(30)),
-        std::future::pending(),
-    ));
     client
         .goto(&url(&format!("/device/{device_token}")))
         .await
@@ -500,7 +504,7 @@ async fn an_admin_sets_up_conditional_access_in_the_browser() {
     assert_eq!(path(&client).await, "/login");
     shots.take(&client, "22-login").await;
 
-    background.abort();
+    simulation.finish().await;
     client.close().await.unwrap();
     server.finish().await;
 }

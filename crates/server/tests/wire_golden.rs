@@ -106,6 +106,7 @@ fn host_record() -> HostRecord {
         created_at: 1_799_000_000,
         updated_at: 1_800_000_000,
         failing_policies: 1,
+        duplicate_of: None,
         entra: Some(flotilla_store::EntraIdentity {
             device_id: "0b8c7e6a-1d2f-4c3b-9a8e-7f6d5c4b3a21".into(),
             upn: "anna@contoso.com".into(),

@@ -128,6 +128,11 @@ impl Simulation {
         })
     }
 
+    /// The device token host `index` uses now (registered once it enrolled).
+    pub fn device_token(&self, index: usize) -> Option<String> {
+        self.hosts.get(index).map(|host| host.device_token())
+    }
+
     /// Stops every host and reports what each one answers now.
     pub async fn finish(mut self) -> Report {
         let _ = self.stop.send(true);

@@ -5,6 +5,7 @@ use crate::hosts::host_from_row;
 use crate::labels::set_membership;
 use crate::records::HostRecord;
 use crate::{as_flag, flag, host_platform, platforms, Result, Store, StoreError};
+use flotilla_core::activity::ActivityType;
 use flotilla_core::detail::VitalsUpdate;
 use flotilla_core::schedule::HostFreshness;
 use flotilla_core::{
@@ -26,6 +27,15 @@ pub struct EnrollRequest {
     pub platform: String,
     pub os_version: String,
     pub osquery_version: String,
+}
+
+/// What an enrollment made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Enrolled {
+    pub id: HostId,
+    /// Set when the newcomer gave no proof of being the host that already
+    /// has its hardware UUID: it is a host of its own, a duplicate of that one.
+    pub duplicate_of: Option<HostId>,
 }
 
 /// Which agent key an enrollment issues.
@@ -106,60 +116,124 @@ fn bind_enroll<'q>(
 }
 
 impl Store {
-    /// Creates or re-keys the host; returns its id.
+    /// Enrolls an agent. A hardware UUID no host has makes a new host. A
+    /// host with that UUID gets this agent's key only when it has none of
+    /// this kind yet and the enroll secret is of its team (fleetd's orbit
+    /// then its osquery, enrolling one after the other); anything else is
+    /// not proof of being that host, so the newcomer becomes a host of its
+    /// own, a duplicate of the first, and the first keeps its keys, team
+    /// and compliance.
     pub async fn enroll_host(
         &self,
         kind: AgentKind,
         request: &EnrollRequest,
         key: &str,
-    ) -> Result<HostId> {
+    ) -> Result<Enrolled> {
         let key_column = match kind {
             AgentKind::Osquery => "node_key",
             AgentKind::Orbit => "orbit_node_key",
         };
         let ts = self.now();
-        // Fields the agent did not send keep their stored value.
-        let keep = |column: &str, param: usize| {
-            format!("{column} = CASE WHEN ${param} = '' THEN hosts.{column} ELSE ${param} END")
-        };
-        let assignments = [
-            format!("{key_column} = $3"),
-            "team_id = $4".to_string(),
-            keep("osquery_host_id", 2),
-            keep("hostname", 5),
-            keep("computer_name", 6),
-            keep("hardware_serial", 7),
-            keep("hardware_model", 8),
-            keep("platform", 9),
-            keep("os_version", 10),
-            keep("osquery_version", 11),
-            // A host that changes team is asked everything again.
-            "refetch_requested = CASE WHEN hosts.team_id IS NOT DISTINCT FROM $4 THEN hosts.refetch_requested ELSE 1 END"
-                .to_string(),
-            "seen_at = $12, last_enrolled_at = $12, updated_at = $12".to_string(),
-        ]
-        .join(", ");
-        // Update first, so that re-enrolling does not use up ids; insert, and
-        // on a race with a concurrent enroll, update after all.
-        let update = format!("UPDATE hosts SET {assignments} WHERE uuid = $1 RETURNING id");
-        let insert = format!(
-            "INSERT INTO hosts (uuid, osquery_host_id, {key_column}, team_id, hostname, computer_name, \
-             hardware_serial, hardware_model, platform, os_version, osquery_version, seen_at, last_enrolled_at, \
-             created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $12) \
-             ON CONFLICT (uuid) DO UPDATE SET {assignments} RETURNING id"
-        );
-        let row = match bind_enroll(&update, request, key, ts)
-            .fetch_optional(&self.writer)
+        let mut tx = self.begin().await?;
+        // The original, or one of its duplicates, still waiting for this agent.
+        let open = sqlx::query(&format!(
+            "SELECT id FROM hosts WHERE (uuid = $1 OR substr(uuid, 1, length($1) + 4) = $1 || '#dup') \
+             AND {key_column} IS NULL AND team_id IS NOT DISTINCT FROM $2 ORDER BY id DESC LIMIT 1"
+        ))
+        .bind(request.uuid.as_str())
+        .bind(request.team.map(|t| t.0))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let original = sqlx::query("SELECT id FROM hosts WHERE uuid = $1")
+            .bind(request.uuid.as_str())
+            .fetch_optional(&mut *tx)
             .await?
-        {
-            Some(row) => row,
-            None => {
-                bind_enroll(&insert, request, key, ts)
-                    .fetch_one(&self.writer)
-                    .await?
+            .map(|row| row.try_get::<i64, _>("id"))
+            .transpose()?;
+        let (row, duplicate_of) = match (open, original) {
+            (Some(open), _) => {
+                // Fields the agent did not send keep their stored value.
+                let keep = |column: &str, param: usize| {
+                    format!(
+                        "{column} = CASE WHEN ${param} = '' THEN hosts.{column} ELSE ${param} END"
+                    )
+                };
+                let assignments = [
+                    format!("{key_column} = $1"),
+                    keep("osquery_host_id", 2),
+                    keep("hostname", 3),
+                    keep("computer_name", 4),
+                    keep("hardware_serial", 5),
+                    keep("hardware_model", 6),
+                    keep("platform", 7),
+                    keep("os_version", 8),
+                    keep("osquery_version", 9),
+                    "seen_at = $10, last_enrolled_at = $10, updated_at = $10".to_string(),
+                ]
+                .join(", ");
+                let id: i64 = open.try_get("id")?;
+                let row = sqlx::query(&format!(
+                    "UPDATE hosts SET {assignments} WHERE id = $11 RETURNING id"
+                ))
+                .bind(key)
+                .bind(request.osquery_host_id.as_str())
+                .bind(request.hostname.as_str())
+                .bind(request.computer_name.as_str())
+                .bind(request.hardware_serial.as_str())
+                .bind(request.hardware_model.as_str())
+                .bind(request.platform.as_str())
+                .bind(request.os_version.as_str())
+                .bind(request.osquery_version.as_str())
+                .bind(ts)
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+                (row, None)
+            }
+            (None, original) => {
+                let uuid = match original {
+                    None => request.uuid.clone(),
+                    Some(_) => format!("{}#dup{}", request.uuid, crate::random_suffix()),
+                };
+                let insert = format!(
+                    "INSERT INTO hosts (uuid, osquery_host_id, {key_column}, team_id, hostname, computer_name, \
+                     hardware_serial, hardware_model, platform, os_version, osquery_version, seen_at, last_enrolled_at, \
+                     created_at, updated_at, duplicate_of) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $12, $13) RETURNING id"
+                );
+                let request = EnrollRequest {
+                    uuid,
+                    ..request.clone()
+                };
+                let row = bind_enroll(&insert, &request, key, ts)
+                    .bind(original)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(|e| {
+                        crate::error::conflict_on_unique(e, || {
+                            "another enrollment of this host is under way".into()
+                        })
+                    })?;
+                if let Some(original) = original {
+                    let details = serde_json::json!({
+                        "host_id": row.try_get::<i64, _>("id")?,
+                        "duplicate_of": original,
+                        "hardware_uuid": request.uuid,
+                        "team_id": request.team.map(|t| t.0),
+                    });
+                    crate::config::record_activity(
+                        &mut tx,
+                        &crate::config::agent_activity(
+                            ActivityType::EnrolledDuplicateHost,
+                            details,
+                        ),
+                    )
+                    .await?;
+                }
+                (row, original.map(HostId))
             }
         };
+        tx.commit().await?;
         let id = HostId(row.try_get("id")?);
         if !request.platform.is_empty() {
             let mut tx = self.begin().await?;
@@ -172,7 +246,7 @@ impl Store {
             .await?;
             tx.commit().await?;
         }
-        Ok(id)
+        Ok(Enrolled { id, duplicate_of })
     }
 
     /// The host an osquery node key or fleetd orbit node key belongs to.

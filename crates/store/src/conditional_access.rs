@@ -1,9 +1,8 @@
 //! Conditional access: the Entra tenant connection, hosts' Entra identities,
 //! and the outbox of compliance reports.
 
-use crate::config::record_activity;
+use crate::config::{agent_activity, record_activity};
 use crate::dirty::{Affected, DirtyKind};
-use crate::records::{Activity, Actor};
 use crate::{as_flag, flag, now, opt_flag, Result, Store, StoreError, Tx};
 use flotilla_core::activity::ActivityType;
 use flotilla_core::compliance::Verdict;
@@ -868,16 +867,4 @@ fn claim_details(claimant: HostId, owner: HostId, identity: &EntraIdentity) -> V
         "device_id": identity.device_id,
         "user_principal_name": identity.upn,
     })
-}
-
-/// An activity an agent's report causes: no user did it.
-fn agent_activity(activity_type: ActivityType, details: Value) -> Activity {
-    Activity {
-        actor: Actor {
-            id: None,
-            name: "Flotilla".into(),
-        },
-        activity_type,
-        details,
-    }
 }

@@ -89,3 +89,18 @@ pub(crate) async fn record_activity(
     .await?;
     Ok(())
 }
+
+/// An activity an agent's report causes: no user did it.
+pub(crate) fn agent_activity(
+    activity_type: flotilla_core::activity::ActivityType,
+    details: serde_json::Value,
+) -> Activity {
+    Activity {
+        actor: Actor {
+            id: None,
+            name: "Flotilla".into(),
+        },
+        activity_type,
+        details,
+    }
+}

@@ -15,7 +15,7 @@ const HOST_COLUMNS: &str = "h.id, h.uuid, h.osquery_host_id, h.team_id, t.name A
      h.uptime_secs, h.mdm_enrolled, h.mdm_server_url, h.mdm_installed_from_dep, h.detail_updated_at, \
      h.label_updated_at, h.policy_updated_at, h.refetch_requested, h.seen_at, h.last_enrolled_at, \
      h.created_at, h.updated_at, h.orbit_capabilities, h.orbit_version, h.fleet_desktop_version, \
-     h.scripts_enabled, h.device_mapping_email, \
+     h.scripts_enabled, h.device_mapping_email, h.duplicate_of, \
      (SELECT e.device_id FROM host_entra e WHERE e.host_id = h.id) AS entra_device_id, \
      (SELECT e.upn FROM host_entra e WHERE e.host_id = h.id) AS entra_upn, \
      (SELECT COUNT(*) FROM policy_membership pm WHERE pm.host_id = h.id AND pm.passes = 0) AS failing_policies";
@@ -353,6 +353,7 @@ pub(crate) fn host_from_row(row: &AnyRow) -> Result<HostRecord> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         failing_policies: row.try_get("failing_policies")?,
+        duplicate_of: row.try_get::<Option<i64>, _>("duplicate_of")?.map(HostId),
         entra: match (
             row.try_get::<Option<String>, _>("entra_device_id")?,
             row.try_get::<Option<String>, _>("entra_upn")?,

@@ -23,7 +23,7 @@ mod software;
 mod teams;
 mod users;
 
-pub use agent::{AgentHost, AgentKind, AgentWrite, EnrollRequest};
+pub use agent::{AgentHost, AgentKind, AgentWrite, EnrollRequest, Enrolled};
 pub use carves::{CarveRecord, NewCarve};
 pub use conditional_access::{
     ComplianceFacts, ComplianceReport, EntraClaim, EntraIdentity, IntegrationStatus, MsIntegration,
@@ -207,6 +207,17 @@ pub(crate) fn settings_text<T: serde::Serialize>(settings: &T) -> Result<String>
 pub(crate) fn as_flag(value: bool) -> i64 {
     i64::from(value)
 }
+
+/// Eight random hex digits, for names that must not collide.
+pub(crate) fn random_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let count = SUFFIX_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{:08x}", nanos ^ count.rotate_left(16))
+}
+
+static SUFFIX_COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 /// The system's time in Unix seconds, for timestamps that only record when
 /// something happened; what decides behaviour uses [`Store::now`].

@@ -76,6 +76,9 @@ pub struct HostRecord {
     pub updated_at: i64,
     /// Policies that currently fail on this host.
     pub failing_policies: i64,
+    /// Set on a host that enrolled with this host's hardware UUID but gave
+    /// no proof of being it.
+    pub duplicate_of: Option<HostId>,
     /// The Entra registration the host last reported (Platform SSO).
     pub entra: Option<crate::EntraIdentity>,
     pub fleetd: FleetdFacts,

@@ -42,8 +42,14 @@ pub async fn enroll(
         ));
     }
     let key = random_token(24);
-    let host = state.store.enroll_host(kind, &request, &key).await?;
-    tracing::info!(host = %host, uuid = %request.uuid, ?kind, "agent enrolled");
+    let enrolled = state.store.enroll_host(kind, &request, &key).await?;
+    match enrolled.duplicate_of {
+        None => tracing::info!(host = %enrolled.id, uuid = %request.uuid, ?kind, "agent enrolled"),
+        Some(original) => tracing::warn!(
+            host = %enrolled.id, %original, uuid = %request.uuid, ?kind,
+            "an agent enrolled with another host's hardware UUID and no proof; kept apart as a duplicate"
+        ),
+    }
     Ok(key)
 }
 

@@ -249,6 +249,8 @@ pub struct HostDetail {
 pub struct HostExtras {
     /// The capabilities fleetd's orbit announced (empty for plain osquery).
     pub orbit_capabilities: Vec<String>,
+    /// The host whose hardware UUID this one enrolled with, without proof.
+    pub duplicate_of: Option<i64>,
     pub entra_identity: EntraIdentityView,
     /// Another host reporting this host's Entra device id, or this host
     /// reporting another's: such a report is not sent to Microsoft.
@@ -290,6 +292,7 @@ impl HostExtras {
         let status = EntraStatus::of(&host.platform, host.fleetd.present(), host.entra.is_some());
         HostExtras {
             orbit_capabilities: host.fleetd.capabilities.clone(),
+            duplicate_of: host.duplicate_of.map(|h| h.0),
             entra_identity: EntraIdentityView {
                 status: status.as_str(),
                 message: status.message(),

@@ -48,6 +48,7 @@ pub async fn host(store: &Store, uuid: &str, team: Option<TeamId>) -> HostId {
     store
         .enroll_host(AgentKind::Osquery, &request, &format!("node-{uuid}"))
         .await
+        .map(|enrolled| enrolled.id)
         .expect("enroll")
 }
 

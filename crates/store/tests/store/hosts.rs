@@ -19,9 +19,11 @@ fn all() -> Page {
 }
 
 #[tokio::test]
-async fn enrolling_again_with_the_same_uuid_keeps_the_record_and_replaces_the_key() {
+async fn enrolling_again_without_proof_makes_a_duplicate_and_takes_nothing_over() {
     each_backend(|store| async move {
-        let first = host(&store, "UUID-A", None).await;
+        let design = team(&store, "Design").await;
+        let first = host(&store, "UUID-A", Some(design)).await;
+        // Another secret (No team), the same hardware UUID: no proof.
         let again = EnrollRequest {
             uuid: "UUID-A".into(),
             hostname: "renamed.local".into(),
@@ -32,20 +34,46 @@ async fn enrolling_again_with_the_same_uuid_keeps_the_record_and_replaces_the_ke
             .enroll_host(AgentKind::Osquery, &again, "node-new")
             .await
             .unwrap();
-        assert_eq!(first, second);
-        assert!(store
+        assert_ne!(second.id, first);
+        assert_eq!(second.duplicate_of, Some(first));
+        // The original keeps its key and team; the newcomer has its own record.
+        let original = store
             .agent_host(AgentKind::Osquery, "node-UUID-A")
             .await
             .unwrap()
-            .is_none());
-        assert_eq!(
-            store
-                .agent_host(AgentKind::Osquery, "node-new")
-                .await
-                .unwrap()
-                .map(|h| h.id),
-            Some(first)
-        );
+            .unwrap();
+        assert_eq!((original.id, original.team_id), (first, Some(design)));
+        let newcomer = store.host(second.id).await.unwrap();
+        assert_eq!(newcomer.duplicate_of, Some(first));
+        assert!(newcomer.uuid.starts_with("UUID-A#dup"));
+        assert_ne!(store.host(first).await.unwrap().hostname, "renamed.local");
+        let logged = store.activities(0, 1).await.unwrap();
+        assert_eq!(logged[0].activity_type, "enrolled_duplicate_host");
+        assert_eq!(logged[0].details["duplicate_of"], first.0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn fleetds_second_agent_joins_the_host_its_first_agent_enrolled() {
+    each_backend(|store| async move {
+        let design = team(&store, "Design").await;
+        let request = EnrollRequest {
+            uuid: "UUID-F".into(),
+            team: Some(design),
+            platform: "darwin".into(),
+            ..EnrollRequest::default()
+        };
+        let orbit = store
+            .enroll_host(AgentKind::Orbit, &request, "orbit-key")
+            .await
+            .unwrap();
+        let osquery = store
+            .enroll_host(AgentKind::Osquery, &request, "node-key")
+            .await
+            .unwrap();
+        assert_eq!(osquery.id, orbit.id);
+        assert_eq!(osquery.duplicate_of, None);
         assert_eq!(store.count_hosts(&HostFilter::default()).await.unwrap(), 1);
     })
     .await;
