@@ -5,14 +5,17 @@
 
 use axum_server::accept::Accept;
 use std::collections::HashMap;
+use std::future::Future;
 use std::future::{ready, Ready};
 use std::io;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 
 /// Open connections the server keeps at once.
 pub const MAX_CONNECTIONS: usize = 16_384;
@@ -78,10 +81,18 @@ impl Drop for Slot {
     }
 }
 
-/// A connection that holds its slot while it is open.
+/// How long a connection may go with no bytes either way while the server
+/// waits to read (a new one that sends nothing, an idle keep-alive one, a
+/// stalled upload) before it is closed. Writes count as traffic, so a long
+/// download is never cut.
+pub const READ_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A connection that holds its slot while it is open, and is closed when
+/// the server has waited too long to read from it.
 pub struct Limited {
     stream: TcpStream,
     _slot: Slot,
+    idle: Pin<Box<Sleep>>,
 }
 
 impl<S> Accept<TcpStream, S> for ConnectionLimit {
@@ -101,6 +112,7 @@ impl<S> Accept<TcpStream, S> for ConnectionLimit {
                     Limited {
                         stream,
                         _slot: slot,
+                        idle: Box::pin(tokio::time::sleep(READ_IDLE_TIMEOUT)),
                     },
                     service,
                 ))
@@ -116,7 +128,24 @@ impl AsyncRead for Limited {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
+        let this = &mut *self;
+        match Pin::new(&mut this.stream).poll_read(cx, buf) {
+            Poll::Pending => {
+                if this.idle.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client sent nothing for too long",
+                    )));
+                }
+                Poll::Pending
+            }
+            ready => {
+                this.idle
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + READ_IDLE_TIMEOUT);
+                ready
+            }
+        }
     }
 }
 
@@ -126,7 +155,14 @@ impl AsyncWrite for Limited {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let this = &mut *self;
+        let written = Pin::new(&mut this.stream).poll_write(cx, buf);
+        if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
+            this.idle
+                .as_mut()
+                .reset(tokio::time::Instant::now() + READ_IDLE_TIMEOUT);
+        }
+        written
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -142,7 +178,14 @@ impl AsyncWrite for Limited {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let this = &mut *self;
+        let written = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
+        if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
+            this.idle
+                .as_mut()
+                .reset(tokio::time::Instant::now() + READ_IDLE_TIMEOUT);
+        }
+        written
     }
 
     fn is_write_vectored(&self) -> bool {
