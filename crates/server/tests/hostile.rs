@@ -1,0 +1,232 @@
+//! Hostile input over HTTP, each case on SQLite and PostgreSQL: the server
+//! refuses it with a clear answer, stays up, and changes nothing it
+//! shouldn't.
+
+mod common;
+
+use common::{databases, enroll_mac, TestServer};
+use reqwest::multipart::{Form, Part};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+const PROFILE_TAIL: &str = "<key>PayloadDisplayName</key><string>Deep</string>\
+<key>PayloadIdentifier</key><string>com.example.deep</string><key>PayloadType</key><string>Configuration</string>\
+<key>PayloadUUID</key><string>7C3B2B1E-1111-4A4A-9B9B-000000000001</string>\
+<key>PayloadVersion</key><integer>1</integer></dict></plist>";
+
+async fn upload_profile(server: &TestServer, token: &str, bytes: Vec<u8>) -> StatusCode {
+    let form = Form::new()
+        .text("team_id", "0")
+        .part("profile", Part::bytes(bytes).file_name("deep.mobileconfig"));
+    server
+        .client
+        .post(format!(
+            "{}/api/latest/fleet/configuration_profiles",
+            server.url
+        ))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn healthy(server: &TestServer) -> bool {
+    let (status, _, _) = server.raw(Method::GET, "/healthz", &[], None).await;
+    status == StatusCode::OK
+}
+
+#[tokio::test]
+async fn deep_profiles_are_refused_and_the_server_stays_up() {
+    for database in databases().await {
+        let server = TestServer::start(database).await;
+        let admin = server.setup().await;
+        let n = 40_000;
+        let deep_xml = format!(
+            "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>PayloadContent</key><array>{}{}</array>{PROFILE_TAIL}",
+            "<array>".repeat(n),
+            "</array>".repeat(n)
+        );
+        assert_eq!(
+            upload_profile(&server, &admin, deep_xml.into_bytes()).await,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert!(healthy(&server).await);
+        let (_, profiles) = server
+            .get("/api/latest/fleet/configuration_profiles?team_id=0", &admin)
+            .await;
+        assert_eq!(
+            profiles["profiles"].as_array().map_or(0, Vec::len),
+            0,
+            "{profiles}"
+        );
+        server.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn agent_bodies_from_unknown_keys_are_refused_before_they_are_parsed() {
+    for database in databases().await {
+        let server = TestServer::start(database).await;
+        let rows = vec!["{\"a\":1}"; 1_000_000].join(",");
+        let body =
+            format!("{{\"node_key\":\"made-up\",\"log_type\":\"result\",\"data\":[{rows}]}}");
+        let (status, _, refused) = server
+            .raw(
+                Method::POST,
+                "/api/osquery/log",
+                &[("content-type", "application/json")],
+                Some(body.into_bytes()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(refused["node_invalid"], true);
+        assert!(healthy(&server).await);
+        server.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn an_agent_cannot_join_a_manual_label_or_take_over_a_host() {
+    for database in databases().await {
+        let server = TestServer::start(database).await;
+        let admin = server.setup().await;
+        let (_, label) = server
+            .post(
+                "/api/v1/fleet/labels",
+                &admin,
+                json!({"name": "Exempt", "label_membership_type": "manual", "host_ids": []}),
+            )
+            .await;
+        let label = label["label"]["id"].as_i64().unwrap();
+        let (team, secret) = server.team(&admin, "Victims").await;
+        let node_key = enroll_mac(&server, &secret, "VICTIM-UUID", "victim").await;
+        let (status, _) = server
+            .agent(
+                "/api/osquery/distributed/write",
+                json!({"node_key": node_key, "queries": {format!("fleet_label_query_{label}"): [{"1": "1"}]}, "statuses": {}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, members) = server
+            .get(&format!("/api/v1/fleet/labels/{label}/hosts"), &admin)
+            .await;
+        assert_eq!(members["hosts"].as_array().unwrap().len(), 0, "{members}");
+
+        // Another team's secret and the victim's UUID: a duplicate, not a takeover.
+        let (_, other) = server.team(&admin, "Attackers").await;
+        enroll_mac(&server, &other, "VICTIM-UUID", "victim").await;
+        let (status, _) = server
+            .agent(
+                "/api/osquery/distributed/read",
+                json!({"node_key": node_key}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "the victim's key still works");
+        let victim = server
+            .store
+            .host_by_identifier("VICTIM-UUID")
+            .await
+            .unwrap();
+        assert_eq!(victim.team_id.map(|t| t.0), Some(team));
+        let (_, activities) = server.get("/api/v1/fleet/activities", &admin).await;
+        assert!(activities["activities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["type"] == "enrolled_duplicate_host"));
+        server.finish().await;
+    }
+}
+
+fn form_token(page: &str) -> String {
+    let at = page.find("name=\"form_token\" value=\"").unwrap() + 25;
+    page[at..at + page[at..].find('"').unwrap()].to_string()
+}
+
+#[tokio::test]
+async fn logins_redirect_only_locally_back_off_and_pages_are_not_framed() {
+    for database in databases().await {
+        let server = TestServer::start(database).await;
+        server.setup().await;
+        let (_, headers, page) = server.raw(Method::GET, "/login", &[], None).await;
+        for header in [
+            "x-frame-options",
+            "x-content-type-options",
+            "content-security-policy",
+        ] {
+            assert!(headers.contains_key(header), "/login lacks {header}");
+        }
+        assert_eq!(headers["cache-control"], "no-store");
+        let cookie = headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("flotilla_form="))
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let token = form_token(page.as_str().unwrap());
+        let form = serde_urlencoded(&[
+            ("form_token", token.as_str()),
+            ("email", "admin@example.com"),
+            ("password", common::PASSWORD),
+            ("next", "/\t/evil.example/"),
+        ]);
+        let (status, headers, _) = server
+            .raw(
+                Method::POST,
+                "/login",
+                &[
+                    ("content-type", "application/x-www-form-urlencoded"),
+                    ("cookie", &cookie),
+                ],
+                Some(form.into_bytes()),
+            )
+            .await;
+        assert!(status.is_redirection(), "{status}");
+        assert_eq!(headers["location"], "/hosts");
+
+        // Bad passwords for one account from one address back off.
+        let mut refused = false;
+        for n in 0..15 {
+            let (status, _) = server
+                .request(
+                    Method::POST,
+                    "/api/v1/fleet/login",
+                    None,
+                    Some(json!({"email": "admin@example.com", "password": format!("wrong-{n}")})),
+                )
+                .await;
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                refused = true;
+                break;
+            }
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+        assert!(refused, "15 bad logins were never refused");
+        server.finish().await;
+    }
+}
+
+fn serde_urlencoded(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
