@@ -78,6 +78,7 @@ pub fn validate_policy(
     if name.trim().is_empty() {
         errors.add("name", "policy name must not be empty");
     }
+    check_name_length("name", name.trim(), &mut errors);
     if query.trim().is_empty() {
         errors.add("query", "policy query must not be empty");
     }
@@ -143,6 +144,19 @@ pub fn validate_label(
     errors.into_result().map(|()| platforms)
 }
 
+/// The longest name (of a team, label, policy, query or user) accepted.
+pub const MAX_NAME_CHARS: usize = 255;
+
+/// A name no longer than [`MAX_NAME_CHARS`].
+pub fn check_name_length(field: &str, name: &str, errors: &mut ValidationErrors) {
+    if name.chars().count() > MAX_NAME_CHARS {
+        errors.add(
+            field,
+            format!("must be at most {MAX_NAME_CHARS} characters"),
+        );
+    }
+}
+
 /// A label's name: required (trimmed). Returns the trimmed name.
 pub fn validate_label_name(name: &str) -> Result<String, ValidationErrors> {
     let name = name.trim();
@@ -152,6 +166,9 @@ pub fn validate_label_name(name: &str) -> Result<String, ValidationErrors> {
             "label name must not be empty",
         ));
     }
+    let mut errors = ValidationErrors::default();
+    check_name_length("name", name, &mut errors);
+    errors.into_result()?;
     Ok(name.to_string())
 }
 
@@ -168,6 +185,9 @@ pub fn validate_team_name(name: &str) -> Result<String, ValidationErrors> {
             "team name must not be empty",
         ));
     }
+    let mut errors = ValidationErrors::default();
+    check_name_length("name", name, &mut errors);
+    errors.into_result()?;
     if RESERVED_TEAM_NAMES
         .iter()
         .any(|reserved| name.eq_ignore_ascii_case(reserved))
@@ -253,6 +273,21 @@ mod tests {
         let err = policy("linux", true).unwrap_err();
         assert_eq!(err.0[0].name, "conditional_access_enabled");
         assert!(policy("linux", false).is_ok());
+    }
+
+    #[test]
+    fn names_are_at_most_255_characters() {
+        let long = "n".repeat(MAX_NAME_CHARS + 1);
+        assert!(validate_team_name(&long).is_err());
+        assert!(validate_label_name(&long).is_err());
+        assert_eq!(
+            validate_policy(&long, "SELECT 1;", "", false)
+                .unwrap_err()
+                .0[0]
+                .name,
+            "name"
+        );
+        assert!(validate_team_name(&"é".repeat(MAX_NAME_CHARS)).is_ok());
     }
 
     #[test]

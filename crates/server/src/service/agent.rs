@@ -35,11 +35,24 @@ pub async fn enroll(
         }
         Err(err) => return Err(err.into()),
     };
-    if request.uuid.trim().is_empty() {
+    if request.uuid.trim().is_empty() || request.uuid.len() > MAX_IDENTIFIER_BYTES {
         return Err(ServiceError::invalid(
             "hardware_uuid",
-            "a hardware UUID (or host identifier) is required",
+            "a hardware UUID (or host identifier) of at most 255 bytes is required",
         ));
+    }
+    // What a host says about itself is kept at identifier length.
+    for field in [
+        &mut request.osquery_host_id,
+        &mut request.hostname,
+        &mut request.computer_name,
+        &mut request.hardware_serial,
+        &mut request.hardware_model,
+        &mut request.platform,
+        &mut request.os_version,
+        &mut request.osquery_version,
+    ] {
+        truncate_at_char(field, MAX_IDENTIFIER_BYTES);
     }
     let key = random_token(24);
     let enrolled = state.store.enroll_host(kind, &request, &key).await?;
@@ -51,6 +64,20 @@ pub async fn enroll(
         ),
     }
     Ok(key)
+}
+
+/// The longest identifier (UUID, hostname, serial…) a host's record keeps.
+pub const MAX_IDENTIFIER_BYTES: usize = 255;
+
+/// Cuts `text` to at most `max` bytes, on a character boundary.
+fn truncate_at_char(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
 }
 
 /// The host a node key (osquery) or orbit node key (fleetd) belongs to;
@@ -273,4 +300,19 @@ pub async fn set_device_token(
         ));
     }
     Ok(state.store.set_device_token(host.id, token).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate_at_char;
+
+    #[test]
+    fn long_identifiers_are_cut_on_a_character_boundary() {
+        let mut name = "é".repeat(200);
+        truncate_at_char(&mut name, 255);
+        assert_eq!(name.len(), 254);
+        let mut short = "mac-1".to_string();
+        truncate_at_char(&mut short, 255);
+        assert_eq!(short, "mac-1");
+    }
 }

@@ -60,6 +60,10 @@ fn check_new_user(name: &str, email: &str, password: &str, errors: &mut Validati
     if name.trim().is_empty() {
         errors.add("name", "name is required");
     }
+    flotilla_core::validation::check_name_length("name", name.trim(), errors);
+    if email.len() > 320 {
+        errors.add("email", "an email address is at most 320 characters");
+    }
     if let Err(e) = validate_email(email.trim()) {
         errors.0.extend(e.0);
     }
