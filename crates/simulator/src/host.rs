@@ -25,10 +25,16 @@ const DESKTOP_EVERY: Duration = Duration::from_secs(60);
 /// A device token as orbit makes them: random to the server, stable per
 /// seed, host and rotation.
 fn device_token(seed: u64, host: u64, rotation: u64) -> String {
-    let a = mix(seed, host, &format!("device-token-a-{rotation}"));
-    let b = mix(seed, host, &format!("device-token-b-{rotation}"));
+    guid(seed, host, &format!("device-token-{rotation}"), '8')
+}
+
+/// A version-4-shaped GUID, stable per seed, host and purpose (`variant`
+/// is its fourth group's first digit).
+fn guid(seed: u64, host: u64, purpose: &str, variant: char) -> String {
+    let a = mix(seed, host, &format!("{purpose}-a"));
+    let b = mix(seed, host, &format!("{purpose}-b"));
     format!(
-        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        "{:08x}-{:04x}-4{:03x}-{variant}{:03x}-{:012x}",
         a >> 32,
         (a >> 16) & 0xFFFF,
         a & 0xFFF,
@@ -590,16 +596,7 @@ impl SimHost {
     }
 
     pub fn entra_device_id(&self, shared: &Shared) -> String {
-        let a = mix(shared.seed, self.index(), "entra-device-a");
-        let b = mix(shared.seed, self.index(), "entra-device-b");
-        format!(
-            "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xFFFF,
-            a & 0xFFF,
-            (b >> 52) & 0xFFF,
-            b & 0xFFFF_FFFF_FFFF
-        )
+        guid(shared.seed, self.index(), "entra-device", 'a')
     }
 
     /// Answers one distributed read as osquery 5 does: queries whose
