@@ -34,6 +34,17 @@ impl Role {
     }
 }
 
+/// A session ends after five days without use (Fleet's default session
+/// duration) and, used or not, 30 days after sign-in, so a stolen cookie
+/// does not live forever.
+pub const SESSION_IDLE_SECS: i64 = 5 * 86_400;
+pub const SESSION_MAX_AGE_SECS: i64 = 30 * 86_400;
+
+/// Whether a session made at `created_at` and last used at `last_used_at` is still valid at `now`.
+pub fn session_is_live(created_at: i64, last_used_at: i64, now: i64) -> bool {
+    now - last_used_at <= SESSION_IDLE_SECS && now - created_at <= SESSION_MAX_AGE_SECS
+}
+
 /// Where an object lives: global (org-wide), "No team", or one team.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -110,6 +121,24 @@ impl Principal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sessions_end_when_idle_and_at_their_maximum_age() {
+        let signed_in = 1_000_000;
+        assert!(session_is_live(
+            signed_in,
+            signed_in,
+            signed_in + SESSION_IDLE_SECS
+        ));
+        assert!(!session_is_live(
+            signed_in,
+            signed_in,
+            signed_in + SESSION_IDLE_SECS + 1
+        ));
+        let busy = signed_in + SESSION_MAX_AGE_SECS;
+        assert!(session_is_live(signed_in, busy, busy));
+        assert!(!session_is_live(signed_in, busy + 1, busy + 1));
+    }
 
     fn team_user(team: i64, role: Role) -> Principal {
         Principal {

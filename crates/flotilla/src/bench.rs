@@ -207,6 +207,9 @@ async fn run_one(
         .args(["--label-interval", &args.server_interval])
         .args(["--policy-interval", &args.server_interval])
         .env("RUST_LOG", "warn")
+        // All the simulated hosts enroll at once from one address (an
+        // environment variable, so older servers under --server-bin start too).
+        .env("FLOTILLA_ENROLL_BURST", "1000000")
         .stdout(Stdio::null())
         .kill_on_drop(true);
     if let Some(url) = database_url {

@@ -6,8 +6,9 @@ use flotilla_core::schedule::Intervals;
 use flotilla_microsoft::{MicrosoftClient, MicrosoftConfig};
 use flotilla_server::conditional_access::MicrosoftSettings;
 use flotilla_server::osquery_log::LogDestination;
+use flotilla_server::rate_limit::EnrollLimit;
 use flotilla_server::{AppState, Listener, ServerSettings, TlsFiles, TlsSetup};
-use flotilla_store::Store;
+use flotilla_store::{ServerKey, Store};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -24,6 +25,12 @@ pub struct ServeArgs {
     pub database_url: Option<String>,
     /// This replica's name on the work it claims (default: hostname and
     /// listen address); keep it across restarts so unfinished work resumes at once.
+    /// The key that seals the secrets kept in the database (enroll secrets,
+    /// private keys); at least 32 characters. Every replica of one database
+    /// needs the same key. When unset, a key is generated once in the data
+    /// directory (`server.key`, mode 0600).
+    #[arg(long, env = "FLOTILLA_SERVER_PRIVATE_KEY", hide_env_values = true)]
+    pub server_private_key: Option<String>,
     #[arg(long, env = "FLOTILLA_REPLICA_ID")]
     pub replica_id: Option<String>,
     /// TLS certificate chain (PEM); with --tls-key.
@@ -95,6 +102,12 @@ pub struct ServeArgs {
         default_value = "Flotilla conditional access"
     )]
     pub ms_group: String,
+    /// Enrollments each client address, and each enroll secret, may make at
+    /// once; past it they are refilled at --enroll-per-second.
+    #[arg(long, env = "FLOTILLA_ENROLL_BURST", default_value_t = EnrollLimit::default().burst)]
+    pub enroll_burst: u32,
+    #[arg(long, env = "FLOTILLA_ENROLL_PER_SECOND", default_value_t = EnrollLimit::default().per_second)]
+    pub enroll_per_second: u32,
     /// Largest per-host extra delay, as a percentage of each interval.
     #[arg(long, env = "FLOTILLA_QUERY_JITTER_PERCENT", default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub query_jitter_percent: u8,
@@ -206,6 +219,10 @@ impl ServeArgs {
                 format!("{host}:{}", self.listen)
             }),
             osquery_log: self.osquery_log(),
+            enroll_limit: EnrollLimit {
+                burst: self.enroll_burst,
+                per_second: self.enroll_per_second,
+            },
             ..ServerSettings::default()
         })
     }
@@ -240,11 +257,53 @@ fn make_data_dir_private(dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The operator's server key, or the one generated in the data directory.
+fn server_key(args: &ServeArgs) -> anyhow::Result<ServerKey> {
+    if let Some(secret) = &args.server_private_key {
+        return ServerKey::from_secret(secret).context("--server-private-key");
+    }
+    let path = args.data_dir.join("server.key");
+    let secret = match std::fs::read_to_string(&path) {
+        Ok(secret) => secret,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            if args.database_url.is_some() {
+                tracing::warn!(
+                    path = %path.display(),
+                    "no --server-private-key: generating one in the data directory; \
+                     every replica of this database needs the same key"
+                );
+            }
+            let secret = ServerKey::generate_secret();
+            write_private_file(&path, secret.as_bytes())?;
+            secret
+        }
+        Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
+    };
+    ServerKey::from_secret(&secret).with_context(|| format!("the key in {}", path.display()))
+}
+
+/// Creates a file only its owner can read, with that mode from the start.
+fn write_private_file(path: &std::path::Path, contents: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(contents)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     make_data_dir_private(&args.data_dir)?;
+    let server_key = server_key(&args)?;
     let store = match &args.database_url {
-        Some(url) => Store::open(url).await.context("opening the database")?,
-        None => Store::open_sqlite(&args.data_dir.join("flotilla.db"))
+        Some(url) => Store::open(url, server_key)
+            .await
+            .context("opening the database")?,
+        None => Store::open_sqlite(&args.data_dir.join("flotilla.db"), server_key)
             .await
             .context("opening the embedded database")?,
     };

@@ -19,8 +19,9 @@ mod headers;
 mod listen;
 mod multipart;
 pub mod osquery_log;
-mod rate_limit;
-mod secrets;
+pub mod rate_limit;
+mod request_log;
+use flotilla_secrets as secrets;
 mod seen;
 pub mod service;
 pub mod wire;
@@ -32,6 +33,7 @@ use axum::routing::get;
 use axum::Router;
 use flotilla_core::clock::Clock;
 use flotilla_core::schedule::Intervals;
+use flotilla_core::HostId;
 use flotilla_store::Store;
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +66,8 @@ pub struct ServerSettings {
     pub clock: Clock,
     /// Where osquery's result and status logs go.
     pub osquery_log: osquery_log::LogDestination,
+    /// Enrollments per client address and per enroll secret.
+    pub enroll_limit: rate_limit::EnrollLimit,
 }
 
 impl Default for ServerSettings {
@@ -80,6 +84,7 @@ impl Default for ServerSettings {
             report_backoff: Duration::from_secs(2),
             clock: Clock::system(),
             osquery_log: osquery_log::LogDestination::Discard,
+            enroll_limit: rate_limit::EnrollLimit::default(),
         }
     }
 }
@@ -91,6 +96,9 @@ pub struct AppState {
     pub settings: Arc<ServerSettings>,
     seen: seen::SeenBuffer,
     device_limiter: rate_limit::RateLimiter,
+    /// The distinct device tokens each host sent in the last hour.
+    device_token_changes: rate_limit::RateLimiter<HostId>,
+    enroll_limiter: rate_limit::EnrollLimiter,
     login_limiter: rate_limit::LoginLimiter,
     reporter: conditional_access::Reporter,
     osquery_logs: osquery_log::OsqueryLogs,
@@ -105,8 +113,10 @@ impl AppState {
         AppState {
             seen: seen::SeenBuffer::new(store.clone()),
             store,
+            enroll_limiter: rate_limit::EnrollLimiter::new(settings.enroll_limit),
             settings: Arc::new(settings),
             device_limiter: rate_limit::RateLimiter::new(10, 60),
+            device_token_changes: rate_limit::RateLimiter::new(5, 3600),
             login_limiter: rate_limit::LoginLimiter::default(),
             reporter: conditional_access::Reporter::default(),
             osquery_logs,
@@ -131,7 +141,9 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             headers::security,
         ))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(request_log::request_span),
+        )
         .with_state(state)
 }
 

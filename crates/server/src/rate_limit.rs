@@ -1,5 +1,6 @@
-//! A per-client-address limit on failed attempts (unknown device tokens), so
-//! that tokens can't be guessed. Each distinct token counts once per window:
+//! Limits on failed attempts, per client address (unknown device tokens) or
+//! per host (device tokens claimed that belong to another host), so that
+//! tokens can't be guessed. Each distinct token counts once per window:
 //! one Mac retrying its stale token behind a shared address (a TLS proxy)
 //! doesn't use up everyone's budget. Each replica counts on its own: a
 //! guesser spread over N replicas gets N times the budget, which is still
@@ -7,7 +8,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
@@ -15,17 +16,17 @@ use std::sync::{Arc, Mutex};
 type Window = (i64, HashSet<u64>);
 
 #[derive(Clone)]
-pub struct RateLimiter {
+pub struct RateLimiter<K = IpAddr> {
     max_failures: u32,
     window_secs: i64,
-    /// Per address: when its window started, and the tokens that failed in it
+    /// Per key: when its window started, and the tokens that failed in it
     /// (hashed with a per-process key, so the map holds no token).
-    failures: Arc<Mutex<HashMap<IpAddr, Window>>>,
+    failures: Arc<Mutex<HashMap<K, Window>>>,
     hasher: RandomState,
 }
 
-impl RateLimiter {
-    pub fn new(max_failures: u32, window_secs: i64) -> RateLimiter {
+impl<K: Hash + Eq + Copy> RateLimiter<K> {
+    pub fn new(max_failures: u32, window_secs: i64) -> RateLimiter<K> {
         RateLimiter {
             max_failures,
             window_secs,
@@ -34,8 +35,8 @@ impl RateLimiter {
         }
     }
 
-    /// Whether this address has used up its failures for the current window.
-    pub fn is_blocked(&self, addr: IpAddr, now: i64) -> bool {
+    /// Whether this key has used up its failures for the current window.
+    pub fn is_blocked(&self, addr: K, now: i64) -> bool {
         let Ok(failures) = self.failures.lock() else {
             return false;
         };
@@ -44,7 +45,7 @@ impl RateLimiter {
         })
     }
 
-    pub fn record_failure(&self, addr: IpAddr, token: &str, now: i64) {
+    pub fn record_failure(&self, addr: K, token: &str, now: i64) {
         let Ok(mut failures) = self.failures.lock() else {
             return;
         };
@@ -61,6 +62,76 @@ impl RateLimiter {
         if entry.1.len() as u32 <= self.max_failures {
             entry.1.insert(self.hasher.hash_one(token));
         }
+    }
+}
+
+/// Enrollments: a bucket per client address and one per enroll secret,
+/// each holding `burst` enrollments and refilled at `per_second`. An
+/// enrollment takes one from both, so a leaked secret can't flood the
+/// server with fake hosts from many addresses, nor one address with many
+/// secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnrollLimit {
+    pub burst: u32,
+    pub per_second: u32,
+}
+
+impl Default for EnrollLimit {
+    /// Enough for a whole office enrolling after a deployment; past it,
+    /// agents retry and get through at the refill rate.
+    fn default() -> Self {
+        EnrollLimit {
+            burst: 1_000,
+            per_second: 10,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct EnrollLimiter {
+    limit: EnrollLimit,
+    /// Per key: the tokens left and when they were last counted.
+    buckets: Arc<Mutex<HashMap<u64, (f64, i64)>>>,
+    hasher: RandomState,
+}
+
+impl EnrollLimiter {
+    pub fn new(limit: EnrollLimit) -> EnrollLimiter {
+        EnrollLimiter {
+            limit,
+            buckets: Arc::default(),
+            hasher: RandomState::new(),
+        }
+    }
+
+    /// Takes one enrollment from the address's bucket and the secret's,
+    /// or none when either is empty.
+    pub fn allow(&self, addr: IpAddr, secret: &str, now: i64) -> bool {
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return true;
+        };
+        let burst = f64::from(self.limit.burst);
+        let rate = f64::from(self.limit.per_second);
+        if buckets.len() > 100_000 {
+            // A bucket refilled to full says nothing; forget it.
+            buckets.retain(|_, (left, at)| *left + (now - *at) as f64 * rate < burst);
+        }
+        let keys = [
+            self.hasher.hash_one(("address", addr)),
+            self.hasher.hash_one(("secret", secret)),
+        ];
+        let mut levels = [0.0; 2];
+        for (level, key) in levels.iter_mut().zip(keys) {
+            let (left, at) = buckets.get(&key).copied().unwrap_or((burst, now));
+            *level = (left + (now - at).max(0) as f64 * rate).min(burst);
+        }
+        if levels.iter().any(|level| *level < 1.0) {
+            return false;
+        }
+        for (level, key) in levels.into_iter().zip(keys) {
+            buckets.insert(key, (level - 1.0, now));
+        }
+        true
     }
 }
 
@@ -173,6 +244,40 @@ mod tests {
         limiter.record_failure(a, "guess", 1_000);
         assert!(limiter.is_blocked(a, 1_009));
         assert!(!limiter.is_blocked(a, 1_010));
+    }
+
+    #[test]
+    fn enrollments_are_limited_per_address_and_per_secret() {
+        let limiter = EnrollLimiter::new(EnrollLimit {
+            burst: 3,
+            per_second: 1,
+        });
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        for _ in 0..3 {
+            assert!(limiter.allow(a, "secret-one", 1_000));
+        }
+        assert!(
+            !limiter.allow(a, "secret-one", 1_000),
+            "the address's burst is spent"
+        );
+        assert!(
+            !limiter.allow(a, "secret-two", 1_000),
+            "another secret from it too"
+        );
+        assert!(
+            !limiter.allow(b, "secret-one", 1_000),
+            "the secret's burst is spent"
+        );
+        assert!(limiter.allow(b, "secret-two", 1_000));
+        // One more per second, never more than the burst.
+        assert!(limiter.allow(a, "secret-one", 1_001));
+        assert!(!limiter.allow(a, "secret-one", 1_001));
+        let later = 1_000_000;
+        for _ in 0..3 {
+            assert!(limiter.allow(a, "secret-one", later));
+        }
+        assert!(!limiter.allow(a, "secret-one", later));
     }
 
     #[test]

@@ -226,3 +226,125 @@ fn encode(text: &str) -> String {
         })
         .collect()
 }
+
+async fn orbit_enroll(server: &TestServer, secret: &str, uuid: &str) -> (StatusCode, String) {
+    let (status, body) = server
+        .agent(
+            "/api/fleet/orbit/enroll",
+            json!({"enroll_secret": secret, "hardware_uuid": uuid, "hardware_serial": format!("SN-{uuid}"), "hostname": uuid, "platform": "darwin"}),
+        )
+        .await;
+    (
+        status,
+        body["orbit_node_key"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+#[tokio::test]
+async fn enrollment_floods_are_throttled_per_address_and_secret() {
+    for database in databases().await {
+        let settings = flotilla_server::ServerSettings {
+            enroll_limit: flotilla_server::rate_limit::EnrollLimit {
+                burst: 5,
+                per_second: 1,
+            },
+            clock: flotilla_core::clock::Clock::manual(1_900_000_000),
+            ..Default::default()
+        };
+        let clock = settings.clock.clone();
+        let server = TestServer::start_with(database, settings).await;
+        let admin = server.setup().await;
+        let (_, secret) = server.team(&admin, "Design").await;
+        for n in 0..5 {
+            assert_eq!(
+                orbit_enroll(&server, &secret, &format!("FAKE-{n}")).await.0,
+                StatusCode::OK
+            );
+        }
+        assert_eq!(
+            orbit_enroll(&server, &secret, "FAKE-5").await.0,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        // Guessing secrets from the same address is throttled too.
+        assert_eq!(
+            orbit_enroll(&server, "a-guessed-secret", "FAKE-6").await.0,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        let (_, hosts) = server.get("/api/latest/fleet/hosts", &admin).await;
+        assert_eq!(hosts["hosts"].as_array().unwrap().len(), 5);
+        // The bucket refills at its rate.
+        clock.advance(1);
+        assert_eq!(
+            orbit_enroll(&server, &secret, "FAKE-7").await.0,
+            StatusCode::OK
+        );
+        assert!(healthy(&server).await);
+        server.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_host_guessing_other_hosts_device_tokens_is_throttled() {
+    for database in databases().await {
+        let server = TestServer::start(database).await;
+        let admin = server.setup().await;
+        let (_, secret) = server.team(&admin, "Design").await;
+        let (_, victim) = orbit_enroll(&server, &secret, "VICTIM").await;
+        let (_, guesser) = orbit_enroll(&server, &secret, "GUESSER").await;
+        let set = |key: String, token: &'static str| {
+            let server = &server;
+            async move {
+                server
+                    .agent(
+                        "/api/fleet/orbit/device_token",
+                        json!({"orbit_node_key": key, "device_auth_token": token}),
+                    )
+                    .await
+                    .0
+            }
+        };
+        let victims_token = "6a1f0c2e-1d4b-4c55-9e0a-7b3c2d1e0f9a";
+        assert_eq!(set(victim.clone(), victims_token).await, StatusCode::OK);
+        // Each new token is one guess, right (409) or wrong (200, the guesser's own now).
+        assert_eq!(
+            set(guesser.clone(), victims_token).await,
+            StatusCode::CONFLICT
+        );
+        for guess in [
+            "0b7e4a51-2222-4f3d-8c1b-5e6f7a8b9c01",
+            "0b7e4a51-2222-4f3d-8c1b-5e6f7a8b9c02",
+            "0b7e4a51-2222-4f3d-8c1b-5e6f7a8b9c03",
+            "0b7e4a51-2222-4f3d-8c1b-5e6f7a8b9c04",
+        ] {
+            assert_eq!(set(guesser.clone(), guess).await, StatusCode::OK);
+        }
+        // Past five in an hour the guesser learns nothing more, right or wrong.
+        assert_eq!(
+            set(guesser.clone(), victims_token).await,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        assert_eq!(
+            set(guesser.clone(), "0b7e4a51-2222-4f3d-8c1b-5e6f7a8b9c05").await,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        // The victim's token still opens the victim's page.
+        let (status, _, body) = server
+            .raw(
+                Method::GET,
+                &format!("/api/latest/fleet/device/{victims_token}"),
+                &[],
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["host"]["uuid"], "VICTIM", "{body}");
+        // Refreshing one's own token is not a guess.
+        for _ in 0..10 {
+            assert_eq!(set(victim.clone(), victims_token).await, StatusCode::OK);
+        }
+        server.finish().await;
+    }
+}

@@ -30,7 +30,12 @@ async fn self_signed_certificate_is_created_kept_and_pinnable() {
         );
     }
 
-    let store = Store::open_sqlite(&dir.join("flotilla.db")).await.unwrap();
+    let store = Store::open_sqlite(
+        &dir.join("flotilla.db"),
+        flotilla_store::ServerKey::from_secret("the TLS test server's sealing key").unwrap(),
+    )
+    .await
+    .unwrap();
     let state = AppState::new(store, ServerSettings::default());
     let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = socket.local_addr().unwrap().port();

@@ -1,5 +1,6 @@
 //! What agents change: enrollment, check-ins, and the results they report.
 
+use crate::at_rest::digest;
 use crate::conditional_access::{write_host_entra, EntraIdentity};
 use crate::hosts::host_from_row;
 use crate::labels::set_membership;
@@ -43,6 +44,16 @@ pub struct Enrolled {
 pub enum AgentKind {
     Osquery,
     Orbit,
+}
+
+impl AgentKind {
+    /// Where the digest of this agent's key is kept.
+    fn digest_column(self) -> &'static str {
+        match self {
+            AgentKind::Osquery => "node_key_digest",
+            AgentKind::Orbit => "orbit_node_key_digest",
+        }
+    }
 }
 
 /// The host as the agent API needs it on every check-in.
@@ -129,10 +140,8 @@ impl Store {
         request: &EnrollRequest,
         key: &str,
     ) -> Result<Enrolled> {
-        let key_column = match kind {
-            AgentKind::Osquery => "node_key",
-            AgentKind::Orbit => "orbit_node_key",
-        };
+        let key_column = kind.digest_column();
+        let key = &digest(key);
         let ts = self.now();
         let mut tx = self.begin().await?;
         // The original, or one of its duplicates, still waiting for this agent.
@@ -251,15 +260,13 @@ impl Store {
 
     /// The host an osquery node key or fleetd orbit node key belongs to.
     pub async fn agent_host(&self, kind: AgentKind, key: &str) -> Result<Option<AgentHost>> {
-        let key_column = match kind {
-            AgentKind::Osquery => "node_key",
-            AgentKind::Orbit => "orbit_node_key",
-        };
+        let key_column = kind.digest_column();
+        let key = &digest(key);
         let row = sqlx::query(&format!(
             "SELECT id, team_id, platform, detail_updated_at, label_updated_at, policy_updated_at, \
              refetch_requested, orbit_capabilities FROM hosts WHERE {key_column} = $1"
         ))
-        .bind(key)
+        .bind(key.as_str())
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
@@ -472,11 +479,12 @@ impl Store {
     /// refreshes it.
     pub async fn set_device_token(&self, host: HostId, token: &str) -> Result<()> {
         let now = self.now();
+        let token = digest(token);
         let mut tx = self.begin().await?;
         let owner = sqlx::query(
-            "SELECT host_id FROM device_tokens WHERE token = $1 OR previous_token = $1",
+            "SELECT host_id FROM host_device_tokens WHERE digest = $1 OR previous_digest = $1",
         )
-        .bind(token)
+        .bind(token.as_str())
         .fetch_all(&mut *tx)
         .await?;
         for row in &owner {
@@ -486,42 +494,30 @@ impl Store {
                 ));
             }
         }
-        let current = sqlx::query("SELECT token FROM device_tokens WHERE host_id = $1")
+        let current = sqlx::query("SELECT digest FROM host_device_tokens WHERE host_id = $1")
             .bind(host.0)
             .fetch_optional(&mut *tx)
             .await?
-            .map(|row| row.try_get::<String, _>("token"))
+            .map(|row| row.try_get::<String, _>("digest"))
             .transpose()?;
-        match current {
+        let statement = match current {
             Some(current) if current == token => {
-                sqlx::query("UPDATE device_tokens SET refreshed_at = $1 WHERE host_id = $2")
-                    .bind(now)
-                    .bind(host.0)
-                    .execute(&mut *tx)
-                    .await?;
+                "UPDATE host_device_tokens SET refreshed_at = $1 WHERE host_id = $2 AND digest = $3"
             }
             Some(_) => {
-                sqlx::query(
-                    "UPDATE device_tokens SET previous_token = token, rotated_at = $1, token = $2, \
-                     refreshed_at = $1 WHERE host_id = $3",
-                )
-                .bind(now)
-                .bind(token)
-                .bind(host.0)
-                .execute(&mut *tx)
-                .await?;
+                "UPDATE host_device_tokens SET previous_digest = digest, rotated_at = $1, digest = $3, \
+                 refreshed_at = $1 WHERE host_id = $2"
             }
             None => {
-                sqlx::query(
-                    "INSERT INTO device_tokens (token, host_id, refreshed_at) VALUES ($1, $2, $3)",
-                )
-                .bind(token)
-                .bind(host.0)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                "INSERT INTO host_device_tokens (refreshed_at, host_id, digest) VALUES ($1, $2, $3)"
             }
-        }
+        };
+        sqlx::query(statement)
+            .bind(now)
+            .bind(host.0)
+            .bind(token.as_str())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -556,12 +552,12 @@ impl Store {
     ) -> Result<Option<HostRecord>> {
         let row = sqlx::query(&format!(
             "SELECT {} FROM hosts h LEFT JOIN teams t ON t.id = h.team_id \
-             JOIN device_tokens d ON d.host_id = h.id \
-             WHERE (d.token = $1 AND d.refreshed_at >= $2) \
-                OR (d.previous_token = $1 AND d.rotated_at >= $3)",
+             JOIN host_device_tokens d ON d.host_id = h.id \
+             WHERE (d.digest = $1 AND d.refreshed_at >= $2) \
+                OR (d.previous_digest = $1 AND d.rotated_at >= $3)",
             crate::hosts::HOST_COLUMNS_PUBLIC
         ))
-        .bind(token)
+        .bind(digest(token))
         .bind(fresh_since)
         .bind(rotated_since)
         .fetch_optional(&self.pool)

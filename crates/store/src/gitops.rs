@@ -24,6 +24,7 @@ use flotilla_core::gitops::{
 };
 use flotilla_core::settings::{OrgSettings, TeamSettings};
 use flotilla_core::{HostId, LabelId, PlatformSet, PolicyId, TeamId, ValidationErrors};
+use flotilla_secrets::ServerKey;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -99,7 +100,7 @@ impl Store {
         };
         let mut labels_to_delete = Vec::new();
         if let Some(global) = desired.global {
-            apply_org_settings(&mut tx, global, &mut outcome.global).await?;
+            apply_org_settings(&mut tx, &self.server_key, global, &mut outcome.global).await?;
             if let Some(labels) = &global.labels {
                 labels_to_delete = reconcile_labels(&mut tx, labels, &mut outcome.global).await?;
             }
@@ -121,7 +122,7 @@ impl Store {
             reconcile_queries(&mut tx, Scope::Global, &global.queries, &mut outcome.global).await?;
         }
         for team in &desired.teams {
-            let result = apply_team(&mut tx, team, &label_ids).await?;
+            let result = apply_team(&mut tx, &self.server_key, team, &label_ids).await?;
             outcome.teams.push(result);
         }
         if desired.delete_other_teams {
@@ -229,6 +230,7 @@ fn record_settings_changes(
 
 async fn apply_org_settings(
     tx: &mut Tx,
+    key: &ServerKey,
     global: &GlobalConfig,
     outcome: &mut ScopeOutcome,
 ) -> Result<()> {
@@ -263,7 +265,7 @@ async fn apply_org_settings(
         );
     }
     if let Some(secrets) = &desired.secrets {
-        if replace_secrets(tx, None, secrets).await? {
+        if replace_secrets(tx, key, None, secrets).await? {
             outcome.record(Action::Update, ObjectKind::EnrollSecrets, "enroll secrets");
         }
     }
@@ -535,6 +537,7 @@ enum TargetTable {
 
 async fn apply_team(
     tx: &mut Tx,
+    key: &ServerKey,
     team: &DesiredTeam<'_>,
     label_ids: &HashMap<String, LabelId>,
 ) -> Result<ScopeOutcome> {
@@ -543,7 +546,7 @@ async fn apply_team(
     let scope = if config.is_no_team() {
         Scope::NoTeam
     } else {
-        Scope::Team(upsert_team(tx, team, &mut outcome).await?)
+        Scope::Team(upsert_team(tx, key, team, &mut outcome).await?)
     };
     let mut resolver = Resolver {
         label_ids,
@@ -579,6 +582,7 @@ async fn apply_team(
 /// Finds or creates the team and brings its settings and secrets in line.
 async fn upsert_team(
     tx: &mut Tx,
+    key: &ServerKey,
     team: &DesiredTeam<'_>,
     outcome: &mut ScopeOutcome,
 ) -> Result<TeamId> {
@@ -607,7 +611,7 @@ async fn upsert_team(
                 );
             }
             if let Some(secrets) = &config.secrets {
-                if replace_secrets(tx, Some(id), secrets).await? {
+                if replace_secrets(tx, key, Some(id), secrets).await? {
                     outcome.record(Action::Update, ObjectKind::EnrollSecrets, "enroll secrets");
                 }
             }
@@ -617,7 +621,7 @@ async fn upsert_team(
             let id = insert_team(tx, &config.name, "", &after).await?;
             let fresh = std::slice::from_ref(&team.new_secret);
             for secret in config.secrets.as_deref().unwrap_or(fresh) {
-                insert_secret(tx, secret, Some(id)).await?;
+                insert_secret(tx, key, secret, Some(id)).await?;
             }
             outcome.record(Action::Create, ObjectKind::Team, &config.name);
             id

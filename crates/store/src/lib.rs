@@ -7,6 +7,7 @@
 //! the objects it touches. Each backend has its own versioned migrations.
 
 mod agent;
+mod at_rest;
 mod carves;
 mod conditional_access;
 mod config;
@@ -40,6 +41,7 @@ pub use records::*;
 pub use software::SoftwarePackage;
 
 use flotilla_core::clock::Clock;
+pub use flotilla_secrets::ServerKey;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 use std::path::Path;
@@ -71,6 +73,8 @@ pub struct Store {
     dirty_signal: std::sync::Arc<tokio::sync::Notify>,
     /// The time that decides schedules, leases, expiries and retries.
     clock: Clock,
+    /// Seals the secrets the store must read back (see `at_rest`).
+    server_key: ServerKey,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -78,13 +82,15 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 
 impl Store {
     /// Opens (creating if needed) the embedded SQLite database at `path` and migrates it.
-    pub async fn open_sqlite(path: &Path) -> Result<Store> {
+    pub async fn open_sqlite(path: &Path, server_key: ServerKey) -> Result<Store> {
         let url = format!("sqlite://{}?mode=rwc", path.display());
-        Store::open(&url).await
+        Store::open(&url, server_key).await
     }
 
     /// Opens a `sqlite://` or `postgres://` URL and migrates the database.
-    pub async fn open(url: &str) -> Result<Store> {
+    /// `server_key` seals the secrets kept at rest; the same key must open
+    /// the same database every time.
+    pub async fn open(url: &str, server_key: ServerKey) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -114,6 +120,7 @@ impl Store {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&writer).await?;
+        at_rest::seal_values_kept_in_clear(&writer, &server_key).await?;
         tracing::info!(?backend, "database ready");
         Ok(Store {
             pool,
@@ -121,6 +128,7 @@ impl Store {
             backend,
             dirty_signal: Default::default(),
             clock: Clock::system(),
+            server_key,
         })
     }
 

@@ -1,5 +1,6 @@
 //! Teams and enroll secrets.
 
+use crate::at_rest::{digest, open_sealed};
 use crate::config::record_activity;
 use crate::dirty::{Affected, DirtyKind};
 use crate::error::conflict_on_unique;
@@ -7,6 +8,7 @@ use crate::records::{Activity, EnrollSecret, TeamRecord};
 use crate::{now, settings, settings_text, Result, Store, StoreError, Tx};
 use flotilla_core::settings::TeamSettings;
 use flotilla_core::TeamId;
+use flotilla_secrets::ServerKey;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -25,7 +27,7 @@ impl Store {
     ) -> Result<TeamRecord> {
         let mut tx = self.begin().await?;
         let id = insert_team(&mut tx, name, description, settings).await?;
-        insert_secret(&mut tx, secret, Some(id)).await?;
+        insert_secret(&mut tx, &self.server_key, secret, Some(id)).await?;
         record_activity(&mut tx, &activity).await?;
         tx.commit().await?;
         self.team(id).await
@@ -102,20 +104,20 @@ impl Store {
 
     /// The enroll secrets of a team, or the global ones for `None`.
     pub async fn enroll_secrets(&self, team: Option<TeamId>) -> Result<Vec<EnrollSecret>> {
-        let rows = match team {
-            Some(team) => {
-                sqlx::query("SELECT secret, team_id, created_at FROM enroll_secrets WHERE team_id = $1 ORDER BY created_at, secret")
-                    .bind(team.0)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-            None => {
-                sqlx::query("SELECT secret, team_id, created_at FROM enroll_secrets WHERE team_id IS NULL ORDER BY created_at, secret")
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-        };
-        rows.iter().map(secret_from_row).collect()
+        let sql = format!(
+            "SELECT sealed, team_id, created_at FROM enroll_secrets WHERE {}",
+            secret_scope(team)
+        );
+        let rows = bind_scope(sqlx::query(&sql), team)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut secrets = rows
+            .iter()
+            .map(|row| self.secret_from_row(row))
+            .collect::<Result<Vec<_>>>()?;
+        // Digests order nothing a reader can see; secrets made together sort by their text.
+        secrets.sort_by(|a, b| (a.created_at, &a.secret).cmp(&(b.created_at, &b.secret)));
+        Ok(secrets)
     }
 
     /// Replaces the secrets of a team (or the global ones); secrets kept keep their age.
@@ -126,7 +128,7 @@ impl Store {
         activity: Activity,
     ) -> Result<Vec<EnrollSecret>> {
         let mut tx = self.begin().await?;
-        replace_secrets(&mut tx, team, secrets).await?;
+        replace_secrets(&mut tx, &self.server_key, team, secrets).await?;
         record_activity(&mut tx, &activity).await?;
         tx.commit().await?;
         self.enroll_secrets(team).await
@@ -135,12 +137,38 @@ impl Store {
     /// Which scope an enroll secret enrolls into: `Some(team)`, `None` for "No
     /// team"; an error when the secret is unknown.
     pub async fn team_for_secret(&self, secret: &str) -> Result<Option<TeamId>> {
-        let row = sqlx::query("SELECT team_id FROM enroll_secrets WHERE secret = $1")
-            .bind(secret)
+        let row = sqlx::query("SELECT team_id FROM enroll_secrets WHERE digest = $1")
+            .bind(digest(secret))
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound("enroll secret"))?;
         Ok(row.try_get::<Option<i64>, _>("team_id")?.map(TeamId))
+    }
+
+    fn secret_from_row(&self, row: &AnyRow) -> Result<EnrollSecret> {
+        Ok(EnrollSecret {
+            secret: open_sealed(&self.server_key, &row.try_get::<String, _>("sealed")?)?,
+            team_id: row.try_get::<Option<i64>, _>("team_id")?.map(TeamId),
+            created_at: row.try_get("created_at")?,
+        })
+    }
+}
+
+/// Rows of one scope's secrets: a team's (`$1`), or the global ones.
+fn secret_scope(team: Option<TeamId>) -> &'static str {
+    match team {
+        Some(_) => "team_id = $1",
+        None => "team_id IS NULL",
+    }
+}
+
+fn bind_scope<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    team: Option<TeamId>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    match team {
+        Some(team) => query.bind(team.0),
+        None => query,
     }
 }
 
@@ -148,41 +176,33 @@ impl Store {
 /// Tells whether anything changed.
 pub(crate) async fn replace_secrets(
     tx: &mut Tx,
+    key: &ServerKey,
     team: Option<TeamId>,
     secrets: &[String],
 ) -> Result<bool> {
     let mut changed = false;
-    let current = match team {
-        Some(team) => {
-            sqlx::query("SELECT secret FROM enroll_secrets WHERE team_id = $1")
-                .bind(team.0)
-                .fetch_all(&mut **tx)
-                .await?
-        }
-        None => {
-            sqlx::query("SELECT secret FROM enroll_secrets WHERE team_id IS NULL")
-                .fetch_all(&mut **tx)
-                .await?
-        }
-    };
-    for row in &current {
-        let secret: String = row.try_get("secret")?;
-        if !secrets.contains(&secret) {
-            changed = true;
-            sqlx::query("DELETE FROM enroll_secrets WHERE secret = $1")
-                .bind(secret)
-                .execute(&mut **tx)
-                .await?;
-        }
+    let sql = format!(
+        "SELECT digest FROM enroll_secrets WHERE {}",
+        secret_scope(team)
+    );
+    let current: Vec<String> = bind_scope(sqlx::query(&sql), team)
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|row| row.try_get("digest"))
+        .collect::<std::result::Result<_, _>>()?;
+    let wanted: Vec<String> = secrets.iter().map(|s| digest(s)).collect();
+    for stale in current.iter().filter(|d| !wanted.contains(d)) {
+        changed = true;
+        sqlx::query("DELETE FROM enroll_secrets WHERE digest = $1")
+            .bind(stale.as_str())
+            .execute(&mut **tx)
+            .await?;
     }
-    for secret in secrets {
-        let kept = current.iter().any(|row| {
-            row.try_get::<String, _>("secret")
-                .is_ok_and(|s| &s == secret)
-        });
-        if !kept {
+    for (secret, wanted) in secrets.iter().zip(&wanted) {
+        if !current.contains(wanted) {
             changed = true;
-            insert_secret(tx, secret, team).await?;
+            insert_secret(tx, key, secret, team).await?;
         }
     }
     Ok(changed)
@@ -232,16 +252,22 @@ pub(crate) async fn delete_team_rows(tx: &mut Tx, id: TeamId) -> Result<()> {
     Ok(())
 }
 
-pub(crate) async fn insert_secret(tx: &mut Tx, secret: &str, team: Option<TeamId>) -> Result<()> {
-    sqlx::query("INSERT INTO enroll_secrets (secret, team_id, created_at) VALUES ($1, $2, $3)")
-        .bind(secret)
-        .bind(team.map(|t| t.0))
-        .bind(now())
-        .execute(&mut **tx)
-        .await
-        .map_err(|e| {
-            conflict_on_unique(e, || "this enroll secret is already in use".to_string())
-        })?;
+pub(crate) async fn insert_secret(
+    tx: &mut Tx,
+    key: &ServerKey,
+    secret: &str,
+    team: Option<TeamId>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO enroll_secrets (digest, sealed, team_id, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(digest(secret))
+    .bind(key.seal(secret.as_bytes()))
+    .bind(team.map(|t| t.0))
+    .bind(now())
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| conflict_on_unique(e, || "this enroll secret is already in use".to_string()))?;
     Ok(())
 }
 
@@ -253,13 +279,5 @@ fn team_from_row(row: &AnyRow) -> Result<TeamRecord> {
         settings: settings(row)?,
         created_at: row.try_get("created_at")?,
         host_count: row.try_get("host_count")?,
-    })
-}
-
-fn secret_from_row(row: &AnyRow) -> Result<EnrollSecret> {
-    Ok(EnrollSecret {
-        secret: row.try_get("secret")?,
-        team_id: row.try_get::<Option<i64>, _>("team_id")?.map(TeamId),
-        created_at: row.try_get("created_at")?,
     })
 }

@@ -4,7 +4,7 @@ use crate::config::{record_activity, upsert_org_settings};
 use crate::error::conflict_on_unique;
 use crate::records::{Activity, NewUser, UserRecord};
 use crate::{now, Result, Store, StoreError};
-use flotilla_core::access::Role;
+use flotilla_core::access::{session_is_live, Role};
 use flotilla_core::settings::OrgSettings;
 use flotilla_core::{TeamId, UserId};
 use sqlx::any::AnyRow;
@@ -33,7 +33,7 @@ impl Store {
         }
         let user = insert_user(&mut tx, admin).await?;
         upsert_org_settings(&mut tx, org).await?;
-        insert_session(&mut tx, user.id, token_hash).await?;
+        insert_session(&mut tx, user.id, token_hash, self.now()).await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -109,6 +109,7 @@ impl Store {
         activity: Activity,
     ) -> Result<UserRecord> {
         let mut tx = self.begin().await?;
+        lock_global_admins(&mut tx).await?;
         let updated =
             sqlx::query("UPDATE users SET global_role = $1, updated_at = $2 WHERE id = $3")
                 .bind(global_role.map(Role::as_str))
@@ -119,6 +120,12 @@ impl Store {
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound("user"));
         }
+        keep_a_global_admin(
+            &mut tx,
+            "global_role",
+            "the last global admin can't be demoted",
+        )
+        .await?;
         sqlx::query("DELETE FROM user_teams WHERE user_id = $1")
             .bind(id.0)
             .execute(&mut *tx)
@@ -131,6 +138,7 @@ impl Store {
 
     pub async fn delete_user(&self, id: UserId, activity: Activity) -> Result<()> {
         let mut tx = self.begin().await?;
+        lock_global_admins(&mut tx).await?;
         let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id.0)
             .execute(&mut *tx)
@@ -138,6 +146,7 @@ impl Store {
         if deleted.rows_affected() == 0 {
             return Err(StoreError::NotFound("user"));
         }
+        keep_a_global_admin(&mut tx, "id", "the last global admin can't be deleted").await?;
         record_activity(&mut tx, &activity).await?;
         tx.commit().await?;
         Ok(())
@@ -152,21 +161,27 @@ impl Store {
 
     pub async fn create_session(&self, user: UserId, token_hash: &str) -> Result<()> {
         let mut tx = self.begin().await?;
-        insert_session(&mut tx, user, token_hash).await?;
+        insert_session(&mut tx, user, token_hash, self.now()).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// The user a session token belongs to; refreshes the session's last use.
     pub async fn session_user(&self, token_hash: &str) -> Result<Option<UserRecord>> {
-        let row =
-            sqlx::query("SELECT user_id, last_used_at FROM api_sessions WHERE token_hash = $1")
-                .bind(token_hash)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query(
+            "SELECT user_id, created_at, last_used_at FROM api_sessions WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(row) = row else { return Ok(None) };
         let user_id = UserId(row.try_get("user_id")?);
+        let created: i64 = row.try_get("created_at")?;
         let last_used: i64 = row.try_get("last_used_at")?;
+        if !session_is_live(created, last_used, self.now()) {
+            self.delete_session(token_hash).await?;
+            return Ok(None);
+        }
         // Refresh at most once a minute: sessions are read on every request.
         if self.now() - last_used > 60 {
             sqlx::query("UPDATE api_sessions SET last_used_at = $1 WHERE token_hash = $2")
@@ -247,6 +262,34 @@ async fn insert_user(tx: &mut Transaction<'_, Any>, user: &NewUser) -> Result<Us
     })
 }
 
+/// Takes the global admins' row locks first, so two changes that each
+/// remove an admin run one after the other and the second sees the first.
+/// (SQLite has one writer; this matters for PostgreSQL.)
+async fn lock_global_admins(tx: &mut Transaction<'_, Any>) -> Result<()> {
+    sqlx::query("UPDATE users SET updated_at = updated_at WHERE global_role = 'admin'")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Refuses, inside the change's transaction, a change that leaves no global admin.
+async fn keep_a_global_admin(
+    tx: &mut Transaction<'_, Any>,
+    field: &str,
+    reason: &str,
+) -> Result<()> {
+    let admins: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE global_role = 'admin'")
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("n")?;
+    if admins == 0 {
+        return Err(StoreError::Rejected(
+            flotilla_core::ValidationErrors::single(field, reason),
+        ));
+    }
+    Ok(())
+}
+
 async fn insert_memberships(
     tx: &mut Transaction<'_, Any>,
     user: UserId,
@@ -273,11 +316,12 @@ async fn insert_session(
     tx: &mut Transaction<'_, Any>,
     user: UserId,
     token_hash: &str,
+    ts: i64,
 ) -> Result<()> {
     sqlx::query("INSERT INTO api_sessions (token_hash, user_id, created_at, last_used_at) VALUES ($1, $2, $3, $3)")
         .bind(token_hash)
         .bind(user.0)
-        .bind(now())
+        .bind(ts)
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -9,13 +9,15 @@ use crate::wire::orbit::{DeviceMappingBody, DeviceTokenBody, OrbitEnrollBody, Or
 use crate::wire::orbit::{EnrollResponse, OrbitConfig};
 use crate::wire::Empty;
 use crate::AppState;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use flotilla_store::{AgentHost, AgentKind, EnrollRequest};
+use std::net::SocketAddr;
 
 pub async fn enroll(
     State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     AgentJson(body): AgentJson<OrbitEnrollBody>,
 ) -> AgentResult<Json<EnrollResponse>> {
@@ -28,8 +30,14 @@ pub async fn enroll(
         platform: body.platform,
         ..EnrollRequest::default()
     };
-    let orbit_node_key =
-        agent::enroll(&state, AgentKind::Orbit, &body.enroll_secret, request).await?;
+    let orbit_node_key = agent::enroll(
+        &state,
+        AgentKind::Orbit,
+        client.ip(),
+        &body.enroll_secret,
+        request,
+    )
+    .await?;
     let host = agent::authenticate(&state, AgentKind::Orbit, &orbit_node_key).await?;
     agent::note_capabilities(&state, &host, &capabilities::announced(&headers)).await?;
     Ok(Json(EnrollResponse { orbit_node_key }))

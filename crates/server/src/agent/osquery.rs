@@ -8,7 +8,7 @@ use crate::wire::osquery::{DistributedReadResponse, EnrollResponse, OsqueryConfi
 use crate::wire::osquery::{DistributedWriteBody, EnrollBody, LogBody, NodeKeyBody};
 use crate::wire::Empty;
 use crate::AppState;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::Json;
 use flotilla_core::access::Scope;
 use flotilla_core::agent_config::{options_for_platform, pack_name, scheduled_on};
@@ -19,13 +19,22 @@ use flotilla_core::{LabelOutcome, PolicyResponse, QueryOutcome};
 use flotilla_store::{AgentKind, AgentWrite};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
+use std::net::SocketAddr;
 
 pub async fn enroll(
     State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     AgentJson(body): AgentJson<EnrollBody>,
 ) -> AgentResult<Json<EnrollResponse>> {
     let request = enroll_request_from_details(&body.host_identifier, &body.host_details);
-    let node_key = agent::enroll(&state, AgentKind::Osquery, &body.enroll_secret, request).await?;
+    let node_key = agent::enroll(
+        &state,
+        AgentKind::Osquery,
+        client.ip(),
+        &body.enroll_secret,
+        request,
+    )
+    .await?;
     Ok(Json(EnrollResponse { node_key }))
 }
 

@@ -19,15 +19,20 @@ use flotilla_store::{
 };
 use serde_json::Value;
 use std::collections::HashSet;
+use std::net::IpAddr;
 
 /// Enrolls a host with an enroll secret (which decides its team); returns
 /// the new node key. An unknown secret is `NodeInvalid`.
 pub async fn enroll(
     state: &AppState,
     kind: AgentKind,
+    client: IpAddr,
     secret: &str,
     mut request: EnrollRequest,
 ) -> ServiceResult<String> {
+    if !state.enroll_limiter.allow(client, secret, state.now()) {
+        return Err(ServiceError::Throttled);
+    }
     request.team = match state.store.team_for_secret(secret).await {
         Ok(team) => team,
         Err(StoreError::NotFound(_)) => {
@@ -299,6 +304,16 @@ pub async fn set_device_token(
             "device token must be 16 to 512 characters",
         ));
     }
+    // Each new token is a question "is this someone else's?" (a collision
+    // answers yes): fleetd rotates hourly, so a few new tokens per host per
+    // hour are plenty and guessing stays hopeless.
+    let now = state.now();
+    if state.device_token_changes.is_blocked(host.id, now) {
+        return Err(ServiceError::Throttled);
+    }
+    state
+        .device_token_changes
+        .record_failure(host.id, token, now);
     Ok(state.store.set_device_token(host.id, token).await?)
 }
 

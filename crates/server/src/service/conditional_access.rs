@@ -11,7 +11,10 @@ use flotilla_core::activity::ActivityType;
 use flotilla_core::PolicyId;
 use flotilla_store::{IntegrationStatus, MsIntegration, PolicyRecord, ScopeSettings};
 use serde_json::json;
+use std::time::Duration;
 
+/// Tries at deprovisioning the partner when an admin disconnects.
+const DEPROVISION_ATTEMPTS: u32 = 3;
 /// How long the admin has to finish Microsoft's consent page.
 const CONSENT_TTL_SECS: i64 = 3600;
 /// Where the consent round trip returns to.
@@ -142,14 +145,28 @@ pub async fn disconnect(state: &AppState, caller: &Caller) -> ServiceResult<()> 
     if integration.status == IntegrationStatus::Active {
         if let Some(microsoft) = &state.settings.microsoft {
             let (enroll, remediate) = partner_urls(state).await?;
-            if let Err(err) = microsoft
-                .client
-                .deprovision(&integration.tenant_id, &enroll, &remediate)
-                .await
-            {
-                // The connection is removed here regardless; the admin can
-                // remove the partner in Intune by hand.
-                tracing::warn!(error = %err, "could not deprovision the partner in Microsoft");
+            let mut attempt = 1;
+            loop {
+                match microsoft
+                    .client
+                    .deprovision(&integration.tenant_id, &enroll, &remediate)
+                    .await
+                {
+                    Ok(()) => break,
+                    // Throttling is routine at Microsoft: a few short tries,
+                    // as the admin waits for this answer.
+                    Err(err) if err.is_transient() && attempt < DEPROVISION_ATTEMPTS => {
+                        let wait = err.retry_after().unwrap_or(Duration::from_secs(1));
+                        tokio::time::sleep(wait.min(Duration::from_secs(5))).await;
+                        attempt += 1;
+                    }
+                    Err(err) => {
+                        // The connection is removed here regardless; the admin
+                        // can remove the partner in Intune by hand.
+                        tracing::warn!(error = %err, "could not deprovision the partner in Microsoft");
+                        break;
+                    }
+                }
             }
         }
     }

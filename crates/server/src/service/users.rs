@@ -276,15 +276,6 @@ pub async fn set_roles(
     let mut errors = ValidationErrors::default();
     let (global_role, team_roles) = parse_roles(global_role, teams, &mut errors);
     errors.into_result()?;
-    if target.global_role == Some(Role::Admin)
-        && global_role != Some(Role::Admin)
-        && state.store.global_admin_count().await? <= 1
-    {
-        return Err(ServiceError::invalid(
-            "global_role",
-            "the last global admin can't be demoted",
-        ));
-    }
     let activity = caller.activity(
         ActivityType::ChangedUserRole,
         json!({ "user_email": target.email, "global_role": global_role.map(Role::as_str) }),
@@ -298,12 +289,6 @@ pub async fn set_roles(
 pub async fn delete(state: &AppState, caller: &Caller, id: UserId) -> ServiceResult<()> {
     caller.require_global_admin()?;
     let target = state.store.user(id).await?;
-    if target.global_role == Some(Role::Admin) && state.store.global_admin_count().await? <= 1 {
-        return Err(ServiceError::invalid(
-            "id",
-            "the last global admin can't be deleted",
-        ));
-    }
     let activity = caller.activity(
         ActivityType::DeletedUser,
         json!({ "user_email": target.email }),

@@ -90,8 +90,8 @@ impl TestServer {
             ));
         }
         let store = match &database {
-            Database::Sqlite(path) => Store::open_sqlite(path).await,
-            Database::Postgres(url) => Store::open(url).await,
+            Database::Sqlite(path) => Store::open_sqlite(path, server_key()).await,
+            Database::Postgres(url) => Store::open(url, server_key()).await,
         }
         .expect("open store")
         .with_clock(settings.clock.clone());
@@ -365,4 +365,10 @@ pub fn flat_package(title: &str, bundle_id: &str, version: &str) -> Vec<u8> {
     out.extend([0u8; 20]);
     out.extend(packed);
     out
+}
+
+/// The key test servers seal their secrets with; every replica of one test database shares it.
+pub fn server_key() -> flotilla_store::ServerKey {
+    flotilla_store::ServerKey::from_secret("the Flotilla test servers' sealing key")
+        .expect("test key")
 }

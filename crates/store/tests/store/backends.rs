@@ -31,10 +31,16 @@ pub fn unique_name(prefix: &str) -> String {
     )
 }
 
+/// The key test stores seal their secrets with.
+pub fn server_key() -> flotilla_store::ServerKey {
+    flotilla_store::ServerKey::from_secret("the Flotilla store tests' sealing key")
+        .expect("test key")
+}
+
 pub async fn sqlite_store() -> (Store, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(unique_name("flotilla_store"));
     std::fs::create_dir_all(&dir).expect("scratch dir");
-    let store = Store::open_sqlite(&dir.join("flotilla.db"))
+    let store = Store::open_sqlite(&dir.join("flotilla.db"), server_key())
         .await
         .expect("open sqlite");
     (store, dir)
@@ -55,7 +61,9 @@ where
         let url = create_postgres_database(&admin, &name)
             .await
             .expect("create database");
-        let store = Store::open(&url).await.expect("open postgres");
+        let store = Store::open(&url, server_key())
+            .await
+            .expect("open postgres");
         case(store.clone()).await;
         store.close().await;
         drop_postgres_database(&admin, &name)

@@ -3,6 +3,7 @@
 //! database per case). Under CI a missing PostgreSQL URL fails the suite.
 
 mod agent;
+mod at_rest;
 mod backends;
 mod dirty_hosts;
 mod fixtures;

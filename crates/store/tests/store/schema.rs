@@ -44,7 +44,9 @@ async fn postgres_schema(admin: &str) -> Schema {
     let url = create_postgres_database(admin, &name)
         .await
         .expect("create database");
-    let store = Store::open(&url).await.expect("migrate postgres");
+    let store = Store::open(&url, crate::backends::server_key())
+        .await
+        .expect("migrate postgres");
     store.close().await;
     let pool = sqlx::AnyPool::connect(&url)
         .await

@@ -108,3 +108,66 @@ async fn roles_change_and_sessions_end() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn sessions_expire_when_idle_and_at_their_maximum_age() {
+    use flotilla_core::access::{SESSION_IDLE_SECS, SESSION_MAX_AGE_SECS};
+    use flotilla_core::clock::Clock;
+    each_backend(|store| async move {
+        let clock = Clock::manual(1_900_000_000);
+        let store = store.with_clock(clock.clone());
+        let user = admin(&store, "one@example.com").await;
+        store.create_session(user, "idle").await.unwrap();
+        clock.advance(SESSION_IDLE_SECS + 1);
+        assert!(store.session_user("idle").await.unwrap().is_none());
+        // Used every day, a session still ends at its maximum age.
+        store.create_session(user, "busy").await.unwrap();
+        let mut used = 0;
+        while used + 86_400 <= SESSION_MAX_AGE_SECS {
+            clock.advance(86_400);
+            used += 86_400;
+            assert!(store.session_user("busy").await.unwrap().is_some());
+        }
+        clock.advance(SESSION_MAX_AGE_SECS - used + 1);
+        assert!(store.session_user("busy").await.unwrap().is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_last_global_admin_is_kept_inside_the_change() {
+    each_backend(|store| async move {
+        let first = admin(&store, "one@example.com").await;
+        let second = admin(&store, "two@example.com").await;
+        // Two admins demote each other at once: one change wins, the other is refused.
+        let demote = |id| {
+            let store = store.clone();
+            async move {
+                store
+                    .set_user_roles(
+                        id,
+                        Some(Role::Observer),
+                        &[],
+                        activity(ActivityType::ChangedUserRole),
+                    )
+                    .await
+            }
+        };
+        let (a, b) = tokio::join!(demote(first), demote(second));
+        let refused = [&a, &b]
+            .iter()
+            .filter(|r| matches!(r, Err(StoreError::Rejected(_))))
+            .count();
+        assert_eq!((refused, a.is_ok() || b.is_ok()), (1, true));
+        assert_eq!(store.global_admin_count().await.unwrap(), 1);
+        let last = if a.is_ok() { second } else { first };
+        assert!(matches!(
+            store
+                .delete_user(last, activity(ActivityType::DeletedUser))
+                .await,
+            Err(StoreError::Rejected(_))
+        ));
+        assert!(store.user(last).await.is_ok());
+    })
+    .await;
+}
