@@ -98,6 +98,13 @@ impl Principal {
         self.role_in(scope).is_some_and(Role::can_write)
     }
 
+    /// Whether any scope is writable for this user: what an upload needs
+    /// before the form has said where it goes.
+    pub fn can_write_anywhere(&self) -> bool {
+        self.global_role.is_some_and(Role::can_write)
+            || self.team_roles.iter().any(|(_, role)| role.can_write())
+    }
+
     /// Org settings, users, teams themselves: global admins only.
     pub fn is_global_admin(&self) -> bool {
         self.global_role == Some(Role::Admin)

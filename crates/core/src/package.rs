@@ -3,7 +3,7 @@
 
 use flate2::read::ZlibDecoder;
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 
 /// Name, version and bundle id as the package declares them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -136,39 +136,66 @@ fn gzip_style(element: &quick_xml::events::BytesStart<'_>) -> bool {
         .is_some_and(|style| style.contains("gzip"))
 }
 
+/// A compressed table of contents or metadata file larger than this is refused unread.
+const MAX_STORED_METADATA_BYTES: u64 = 16 * 1024 * 1024;
+
+/// `length` bytes at `offset`, read from the archive without holding the rest.
+fn read_at(archive: &mut (impl Read + Seek), offset: u64, length: u64) -> Result<Vec<u8>, String> {
+    if length > MAX_STORED_METADATA_BYTES {
+        return Err("a metadata file of the package is implausibly large".into());
+    }
+    archive
+        .seek(SeekFrom::Start(offset))
+        .map_err(|e| format!("reading the package: {e}"))?;
+    let mut out = Vec::with_capacity(length as usize);
+    archive
+        .take(length)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("reading the package: {e}"))?;
+    if out.len() as u64 != length {
+        return Err("a metadata file runs past the end of the package".into());
+    }
+    Ok(out)
+}
+
 /// One file's bytes from the archive.
-fn archived_file(archive: &[u8], entry: &TocEntry, heap_start: usize) -> Option<Vec<u8>> {
+fn archived_file(
+    archive: &mut (impl Read + Seek),
+    entry: &TocEntry,
+    heap_start: u64,
+) -> Option<Vec<u8>> {
     let (offset, length) = (entry.offset?, entry.length?);
-    let start = heap_start.checked_add(offset)?;
-    let data = archive.get(start..start.checked_add(length)?)?;
+    let start = heap_start.checked_add(offset as u64)?;
+    let data = read_at(archive, start, length as u64).ok()?;
     if entry.gzip {
-        inflate(data).ok()
+        inflate(&data).ok()
     } else {
-        Some(data.to_vec())
+        Some(data)
     }
 }
 
 /// Reads a flat package's metadata from its `Distribution` (product archives)
 /// or `PackageInfo` (component packages). Fields a package does not declare
-/// stay empty; an archive that is not a xar archive is an error.
-pub fn read_pkg_metadata(archive: &[u8]) -> Result<PackageMetadata, String> {
-    if archive.len() < 28 || &archive[..4] != b"xar!" {
-        return Err("not a macOS flat package (xar archive)".into());
-    }
-    let header_size = u16::from_be_bytes([archive[4], archive[5]]) as usize;
-    let toc_compressed =
-        u64::from_be_bytes(archive[8..16].try_into().map_err(|_| "short header")?) as usize;
-    let toc_bytes = archive
-        .get(header_size..header_size + toc_compressed)
-        .ok_or("the table of contents runs past the end of the file")?;
-    let toc =
-        String::from_utf8(inflate(toc_bytes)?).map_err(|_| "the table of contents is not UTF-8")?;
+/// stay empty; an archive that is not a xar archive is an error. Only the
+/// header, the table of contents and those files are read, so a package of
+/// any size costs the same.
+pub fn read_pkg_metadata(mut archive: impl Read + Seek) -> Result<PackageMetadata, String> {
+    let header = read_at(&mut archive, 0, 28)
+        .ok()
+        .filter(|h| &h[..4] == b"xar!")
+        .ok_or("not a macOS flat package (xar archive)")?;
+    let header_size = u64::from(u16::from_be_bytes([header[4], header[5]]));
+    let toc_compressed = u64::from_be_bytes(header[8..16].try_into().map_err(|_| "short header")?);
+    let toc_bytes = read_at(&mut archive, header_size, toc_compressed)
+        .map_err(|_| "the table of contents runs past the end of the file")?;
+    let toc = String::from_utf8(inflate(&toc_bytes)?)
+        .map_err(|_| "the table of contents is not UTF-8")?;
     let heap_start = header_size + toc_compressed;
     let entries = toc_entries(&toc, &["Distribution", "PackageInfo"])?;
-    let file = |name: &str| {
+    let mut file = |name: &str| {
         entries
             .get(name)
-            .and_then(|entry| archived_file(archive, entry, heap_start))
+            .and_then(|entry| archived_file(&mut archive, entry, heap_start))
     };
     if let Some(distribution) = file("Distribution") {
         let xml = String::from_utf8_lossy(&distribution);
@@ -203,6 +230,7 @@ mod tests {
     use super::*;
     use flate2::write::ZlibEncoder;
     use flate2::Compression;
+    use std::io::Cursor;
     use std::io::Write;
 
     fn zlib(bytes: &[u8]) -> Vec<u8> {
@@ -238,7 +266,8 @@ mod tests {
         let distribution = r#"<installer-gui-script minSpecVersion="2"><title>Company Portal</title>
             <pkg-ref id="com.microsoft.CompanyPortalMac" version="5.2504.0">#CP.pkg</pkg-ref>
             <product id="com.microsoft.CompanyPortalMac" version="5.2504.0"/></installer-gui-script>"#;
-        let metadata = read_pkg_metadata(&flat_package("Distribution", distribution)).unwrap();
+        let metadata =
+            read_pkg_metadata(Cursor::new(flat_package("Distribution", distribution))).unwrap();
         assert_eq!(
             metadata,
             PackageMetadata {
@@ -252,7 +281,7 @@ mod tests {
     #[test]
     fn reads_a_component_package() {
         let info = r#"<pkg-info format-version="2" identifier="com.example.agent" version="1.2.3" install-location="/"/>"#;
-        let metadata = read_pkg_metadata(&flat_package("PackageInfo", info)).unwrap();
+        let metadata = read_pkg_metadata(Cursor::new(flat_package("PackageInfo", info))).unwrap();
         assert_eq!(metadata.version, "1.2.3");
         assert_eq!(metadata.bundle_id, "com.example.agent");
     }
@@ -269,7 +298,7 @@ mod tests {
         archive.extend_from_slice(&1u32.to_be_bytes());
         archive.extend_from_slice(&compressed);
         // Unclosed `<file ` elements are malformed XML, refused in one pass.
-        assert!(read_pkg_metadata(&archive).is_err());
+        assert!(read_pkg_metadata(Cursor::new(archive)).is_err());
         let many = "<xar><toc>".to_string()
             + &"<file><name>x</name></file>".repeat(MAX_TOC_FILES + 1)
             + "</toc></xar>";
@@ -280,6 +309,8 @@ mod tests {
 
     #[test]
     fn other_files_are_refused() {
-        assert!(read_pkg_metadata(b"PK\x03\x04 not a pkg at all, a zip file").is_err());
+        assert!(
+            read_pkg_metadata(Cursor::new(b"PK\x03\x04 not a pkg at all, a zip file")).is_err()
+        );
     }
 }

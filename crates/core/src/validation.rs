@@ -200,6 +200,21 @@ pub fn validate_team_name(name: &str) -> Result<String, ValidationErrors> {
     Ok(name.to_string())
 }
 
+/// An uploaded file's name as kept and shown: its last path segment,
+/// without control characters, at most 255 bytes (cut on a character).
+pub fn clean_file_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).collect();
+    let mut cleaned = cleaned.trim().to_string();
+    if cleaned == "." || cleaned == ".." {
+        return String::new();
+    }
+    while cleaned.len() > MAX_NAME_CHARS {
+        cleaned.pop();
+    }
+    cleaned
+}
+
 /// The shortest enroll secret accepted, as in Fleet.
 pub const MIN_ENROLL_SECRET_LEN: usize = 8;
 
@@ -273,6 +288,20 @@ mod tests {
         let err = policy("linux", true).unwrap_err();
         assert_eq!(err.0[0].name, "conditional_access_enabled");
         assert!(policy("linux", false).is_ok());
+    }
+
+    #[test]
+    fn uploaded_file_names_are_cleaned() {
+        assert_eq!(clean_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(clean_file_name("C:\\Users\\me\\App.pkg"), "App.pkg");
+        assert_eq!(
+            clean_file_name("Evil\r\nSet-Cookie: x.pkg"),
+            "EvilSet-Cookie: x.pkg"
+        );
+        assert_eq!(clean_file_name(".."), "");
+        let long = format!("{}.pkg", "é".repeat(300));
+        let cleaned = clean_file_name(&long);
+        assert!(cleaned.len() <= 255 && cleaned.starts_with('é'));
     }
 
     #[test]

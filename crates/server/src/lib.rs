@@ -68,6 +68,8 @@ pub struct ServerSettings {
     pub osquery_log: osquery_log::LogDestination,
     /// Enrollments per client address and per enroll secret.
     pub enroll_limit: rate_limit::EnrollLimit,
+    /// The largest installer an upload may carry.
+    pub max_installer_bytes: u64,
 }
 
 impl Default for ServerSettings {
@@ -85,6 +87,7 @@ impl Default for ServerSettings {
             clock: Clock::system(),
             osquery_log: osquery_log::LogDestination::Discard,
             enroll_limit: rate_limit::EnrollLimit::default(),
+            max_installer_bytes: 512 * 1024 * 1024,
         }
     }
 }

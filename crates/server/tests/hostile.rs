@@ -348,3 +348,136 @@ async fn a_host_guessing_other_hosts_device_tokens_is_throttled() {
         server.finish().await;
     }
 }
+
+async fn upload_package(
+    server: &TestServer,
+    token: &str,
+    fields_first: bool,
+    file_name: &str,
+    bytes: Vec<u8>,
+) -> (StatusCode, serde_json::Value) {
+    let file = Part::bytes(bytes).file_name(file_name.to_string());
+    let form = if fields_first {
+        Form::new().text("team_id", "0").part("software", file)
+    } else {
+        Form::new().part("software", file).text("team_id", "0")
+    };
+    let response = server
+        .client
+        .post(format!("{}/api/latest/fleet/software/package", server.url))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or_default())
+}
+
+/// Files under `dir`, recursively.
+fn files_in(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_in(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn uploads_are_checked_before_they_are_read_and_bounded() {
+    for database in databases().await {
+        let blob_dir = common::scratch_dir().join("blobs");
+        let settings = flotilla_server::ServerSettings {
+            blobs: Some(flotilla_server::blobs::BlobStore::new(blob_dir.clone())),
+            max_installer_bytes: 1024 * 1024,
+            ..Default::default()
+        };
+        let server = TestServer::start_with(database, settings).await;
+        let admin = server.setup().await;
+        let observer = server
+            .user(
+                &admin,
+                "observer@example.com",
+                json!({"global_role": "observer"}),
+            )
+            .await;
+        let package = common::company_portal_pkg();
+
+        // An observer is refused before the file, whichever order the fields come in.
+        for fields_first in [true, false] {
+            let (status, _) = upload_package(
+                &server,
+                &observer,
+                fields_first,
+                "App.pkg",
+                vec![7; 200_000],
+            )
+            .await;
+            assert_eq!(status, StatusCode::FORBIDDEN);
+        }
+        // Too large: 413, from the API and from GitOps' installer upload.
+        let (status, _) =
+            upload_package(&server, &admin, true, "Big.pkg", vec![7; 1024 * 1024 + 1]).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        let big = vec![7u8; 1024 * 1024 + 1];
+        let digest = {
+            use sha2::Digest;
+            sha2::Sha256::digest(&big)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        let (status, _, _) = server
+            .raw(
+                Method::PUT,
+                &format!("/api/latest/fleet/gitops/installers/{digest}"),
+                &[("authorization", &format!("Bearer {admin}"))],
+                Some(big),
+            )
+            .await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        let (status, _, _) = server
+            .raw(
+                Method::PUT,
+                &format!("/api/latest/fleet/gitops/installers/{digest}"),
+                &[("authorization", &format!("Bearer {observer}"))],
+                Some(vec![7; 1000]),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        // A profile over its 2 MiB limit: 413 too.
+        assert_eq!(
+            upload_profile(&server, &admin, vec![b' '; 3 * 1024 * 1024]).await,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        assert!(
+            files_in(&blob_dir).is_empty(),
+            "refused uploads left files: {:?}",
+            files_in(&blob_dir)
+        );
+
+        // A path in the file name is not kept.
+        let (status, uploaded) = upload_package(
+            &server,
+            &admin,
+            false,
+            "../../tmp/Company\tPortal.pkg",
+            package,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{uploaded}");
+        assert_eq!(
+            uploaded["software_package"]["name"], "CompanyPortal.pkg",
+            "{uploaded}"
+        );
+        let kept = files_in(&blob_dir);
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert!(healthy(&server).await);
+        server.finish().await;
+    }
+}

@@ -4,7 +4,7 @@
 use super::TeamParams;
 use crate::auth::Session;
 use crate::error::{ApiError, ApiResult, PathParam, QueryParams};
-use crate::multipart::{form_fields, FormField};
+use crate::multipart::read_upload;
 use crate::service::{software, teams};
 use crate::wire::library::{PackageUploaded, PackageView, SoftwareTitlesResponse};
 use crate::wire::{self, Empty};
@@ -12,62 +12,68 @@ use crate::AppState;
 use axum::extract::{Multipart, State};
 use axum::Json;
 
-#[derive(Default)]
-struct UploadForm {
-    software: Option<(String, axum::body::Bytes)>,
-    team_id: Option<i64>,
-    install_script: String,
-    uninstall_script: String,
-    self_service: bool,
-}
-
-async fn read_form(multipart: Multipart) -> ApiResult<UploadForm> {
-    let mut form = UploadForm::default();
-    for FormField {
-        name,
-        file_name,
-        bytes,
-    } in form_fields(multipart).await?
-    {
-        let text = || String::from_utf8_lossy(&bytes).to_string();
-        match name.as_str() {
-            "software" => form.software = Some((file_name, bytes.clone())),
-            "team_id" | "fleet_id" => {
-                let value = text();
-                if !value.trim().is_empty() {
-                    form.team_id = Some(value.trim().parse().map_err(|_| ApiError::invalid("team_id", "must be a number"))?);
-                }
-            }
-            "install_script" => form.install_script = text(),
-            "uninstall_script" => form.uninstall_script = text(),
-            "self_service" => form.self_service = matches!(text().trim(), "true" | "1"),
-            other => {
-                return Err(ApiError::invalid(
-                    other,
-                    "unknown or unsupported field; send software, team_id, install_script, uninstall_script, self_service",
-                ))
-            }
-        }
-    }
-    Ok(form)
-}
+/// The fields Fleet's `POST /software/package` takes besides the file.
+const UPLOAD_FIELDS: [&str; 6] = [
+    "team_id",
+    "fleet_id",
+    "install_script",
+    "uninstall_script",
+    "self_service",
+    "software",
+];
 
 pub async fn upload(
     State(state): State<AppState>,
     session: Session,
     multipart: Multipart,
 ) -> ApiResult<Json<PackageUploaded>> {
-    let form = read_form(multipart).await?;
-    let scope = teams::scope_of(&state, form.team_id).await?;
-    let (file_name, bytes) = form.software.unwrap_or_default();
+    let caller = session.caller();
+    let blobs = state.settings.blobs.as_ref().ok_or_else(|| {
+        ApiError::invalid("software", "this server has no blob store for uploads")
+    })?;
+    let form = read_upload(
+        multipart,
+        "software",
+        blobs,
+        state.settings.max_installer_bytes,
+        |fields| {
+            let team = fields.get("team_id").or_else(|| fields.get("fleet_id"));
+            Ok(software::may_upload(&caller, team.map(String::as_str))?)
+        },
+    )
+    .await?;
+    if let Some(unknown) = form
+        .fields
+        .keys()
+        .find(|k| !UPLOAD_FIELDS.contains(&k.as_str()))
+    {
+        return Err(ApiError::invalid(
+            unknown,
+            "unknown or unsupported field; send software, team_id, install_script, uninstall_script, self_service",
+        ));
+    }
+    let team = [form.text("team_id"), form.text("fleet_id")]
+        .into_iter()
+        .find(|t| !t.trim().is_empty());
+    let team_id = team
+        .map(|t| t.trim().parse::<i64>())
+        .transpose()
+        .map_err(|_| ApiError::invalid("team_id", "must be a number"))?;
+    let scope = teams::scope_of(&state, team_id).await?;
+    let install_script = form.text("install_script");
+    let uninstall_script = form.text("uninstall_script");
+    let self_service = matches!(form.text("self_service").trim(), "true" | "1");
+    let (file_name, file) = form
+        .file
+        .ok_or_else(|| ApiError::invalid("software", "attach the installer as \"software\""))?;
     let upload = software::Upload {
         file_name,
-        bytes,
-        install_script: form.install_script,
-        uninstall_script: form.uninstall_script,
-        self_service: form.self_service,
+        file,
+        install_script,
+        uninstall_script,
+        self_service,
     };
-    let stored = software::add(&state, &session.caller(), scope, upload).await?;
+    let stored = software::add(&state, &caller, scope, upload).await?;
     Ok(Json(PackageUploaded {
         software_package: PackageView::from(&stored),
         title_id: stored.id,

@@ -153,15 +153,41 @@ pub async fn upload_software(
     Query(q): Query<HashMap<String, String>>,
     multipart: Multipart,
 ) -> PageResult {
-    let (choice, fields, file_name, bytes) =
-        read_upload(&viewer, &q, multipart, "a package").await?;
-    let text = |k: &str| fields.get(k).cloned().unwrap_or_default();
+    let choice = team_choice(&q);
+    let caller = viewer.caller();
+    let blobs =
+        state.settings.blobs.as_ref().ok_or_else(|| {
+            PageError::Problem("This server has no blob store for uploads.".into())
+        })?;
+    // The team is in the address: the role is checked before the file is read.
+    let form = crate::multipart::read_upload(
+        multipart,
+        "software",
+        blobs,
+        state.settings.max_installer_bytes,
+        |_| Ok(caller.require_write(choice.scope())?),
+    )
+    .await
+    .map_err(PageError::from)?;
+    viewer.check_csrf(&super::Form(form.fields.clone()))?;
+    let (file_name, file) = form
+        .file
+        .filter(|(_, file)| file.size > 0)
+        .ok_or_else(|| PageError::Problem("Choose a package to upload.".into()))?;
     let upload = software::Upload {
         file_name,
-        bytes,
-        install_script: text("install_script"),
-        uninstall_script: text("uninstall_script"),
-        self_service: text("self_service") == "true",
+        file,
+        install_script: form
+            .fields
+            .get("install_script")
+            .cloned()
+            .unwrap_or_default(),
+        uninstall_script: form
+            .fields
+            .get("uninstall_script")
+            .cloned()
+            .unwrap_or_default(),
+        self_service: form.fields.get("self_service").is_some_and(|v| v == "true"),
     };
     let added = software::add(&state, &viewer.caller(), choice.scope(), upload).await;
     match added {

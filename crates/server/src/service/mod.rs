@@ -65,6 +65,18 @@ impl Caller {
         )
     }
 
+    /// Before an upload's file is read: the target scope when the form named
+    /// it already, else any scope this caller may change.
+    pub fn require_upload(&self, scope: Option<Scope>) -> Result<(), ServiceError> {
+        match scope {
+            Some(scope) => self.require_write(scope),
+            None => allow(
+                self.principal.can_write_anywhere(),
+                "Your role doesn't allow this change.",
+            ),
+        }
+    }
+
     pub fn require_global_admin(&self) -> Result<(), ServiceError> {
         allow(
             self.principal.is_global_admin(),

@@ -63,7 +63,7 @@ pub async fn add(
         labels: targets,
     };
     let activity = caller.activity(ActivityType::CreatedMacosProfile,
-        json!({"profile_name": profile.name, "profile_identifier": profile.identifier, "file_name": file_name}),
+        json!({"profile_name": profile.name, "profile_identifier": profile.identifier, "file_name": flotilla_core::validation::clean_file_name(file_name)}),
     );
     Ok(state.store.create_profile(&profile, activity).await?)
 }

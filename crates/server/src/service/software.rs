@@ -2,12 +2,16 @@
 //! Reading a .pkg's metadata walks an archive, so it runs on the blocking pool.
 
 use super::{blob_error, Caller, ServiceError, ServiceResult};
+use crate::blobs::ReceivedFile;
 use crate::AppState;
 use flotilla_core::access::Scope;
 use flotilla_core::activity::ActivityType;
 use flotilla_core::package::read_pkg_metadata;
+use flotilla_core::validation::clean_file_name;
+use flotilla_core::TeamId;
 use flotilla_store::{PackageFacts, SoftwarePackage};
 use serde_json::json;
+use std::path::Path;
 
 /// The file's name without its extension.
 fn stem(file_name: &str) -> String {
@@ -30,11 +34,15 @@ pub fn facts_from_name(file_name: &str) -> PackageFacts {
 
 /// What an installer says about itself: a .pkg's name, version and bundle id
 /// from its metadata; otherwise the file name stands for the title.
-fn package_facts_now(file_name: &str, bytes: &[u8]) -> Result<PackageFacts, String> {
+fn package_facts_now(file_name: &str, path: &Path) -> Result<PackageFacts, String> {
     let mut facts = facts_from_name(file_name);
-    facts.size_bytes = bytes.len() as i64;
+    let file = std::fs::File::open(path).map_err(|e| format!("reading the upload: {e}"))?;
+    facts.size_bytes = file
+        .metadata()
+        .map_err(|e| format!("reading the upload: {e}"))?
+        .len() as i64;
     if file_name.to_ascii_lowercase().ends_with(".pkg") {
-        let metadata = read_pkg_metadata(bytes)?;
+        let metadata = read_pkg_metadata(std::io::BufReader::new(file))?;
         if !metadata.name.is_empty() {
             facts.title = metadata.name;
         }
@@ -47,18 +55,34 @@ fn package_facts_now(file_name: &str, bytes: &[u8]) -> Result<PackageFacts, Stri
 /// [`package_facts_now`] on the blocking pool; the error says what is wrong with the file.
 pub async fn package_facts(
     file_name: &str,
-    bytes: axum::body::Bytes,
+    path: &Path,
 ) -> ServiceResult<Result<PackageFacts, String>> {
     let file_name = file_name.to_string();
-    tokio::task::spawn_blocking(move || package_facts_now(&file_name, &bytes))
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || package_facts_now(&file_name, &path))
         .await
         .map_err(|_| ServiceError::Internal)
 }
 
-/// An installer as uploaded, with the scripts Fleet's API takes.
+/// Before an installer's bytes are read: whether this caller may upload to
+/// the scope the form named so far (any scope they may change, if none yet).
+pub fn may_upload(caller: &Caller, team_field: Option<&str>) -> ServiceResult<()> {
+    let scope = match team_field.map(str::trim).filter(|t| !t.is_empty()) {
+        None => None,
+        Some(text) => {
+            let id: i64 = text
+                .parse()
+                .map_err(|_| ServiceError::invalid("team_id", "must be a number"))?;
+            Some(Scope::of_team(Some(id).filter(|id| *id != 0).map(TeamId)))
+        }
+    };
+    caller.require_upload(scope)
+}
+
+/// An installer as uploaded (already on disk), with the scripts Fleet's API takes.
 pub struct Upload {
     pub file_name: String,
-    pub bytes: axum::body::Bytes,
+    pub file: ReceivedFile,
     pub install_script: String,
     pub uninstall_script: String,
     pub self_service: bool,
@@ -72,10 +96,11 @@ pub async fn add(
     upload: Upload,
 ) -> ServiceResult<SoftwarePackage> {
     caller.require_write(scope)?;
-    if upload.bytes.is_empty() {
+    let file_name = clean_file_name(&upload.file_name);
+    if upload.file.size == 0 || file_name.is_empty() {
         return Err(ServiceError::invalid(
             "software",
-            "attach the installer as \"software\"",
+            "attach the installer, with its file name, as \"software\"",
         ));
     }
     let Some(blobs) = state.settings.blobs.as_ref() else {
@@ -84,10 +109,10 @@ pub async fn add(
             "this server has no blob store for uploads",
         ));
     };
-    let facts = package_facts(&upload.file_name, upload.bytes.clone())
+    let facts = package_facts(&file_name, upload.file.path())
         .await?
         .map_err(|reason| ServiceError::invalid("software", reason))?;
-    let sha256 = blobs.put(&upload.bytes).await.map_err(blob_error)?;
+    let sha256 = blobs.keep(upload.file).await.map_err(blob_error)?;
     let package = SoftwarePackage {
         id: 0,
         scope,
@@ -156,27 +181,30 @@ pub async fn put_installer(
     caller: &Caller,
     sha256: &str,
     file_name: Option<String>,
-    bytes: axum::body::Bytes,
+    file: ReceivedFile,
 ) -> ServiceResult<(String, PackageFacts)> {
     caller.require_global_admin()?;
     if !flotilla_core::gitops::is_sha256_hex(sha256) {
         return Err(ServiceError::invalid("sha256", "must be 64 hex digits"));
     }
-    let actual = crate::secrets::sha256_hex(&bytes);
+    let actual = file.sha256.clone();
     if !actual.eq_ignore_ascii_case(sha256) {
         return Err(ServiceError::invalid(
             "sha256",
             format!("the body's SHA-256 is {actual}, not {sha256}"),
         ));
     }
-    let file_name = file_name.unwrap_or_else(|| format!("{}.pkg", &actual[..12]));
-    let facts = package_facts(&file_name, bytes.clone())
+    let file_name = file_name
+        .map(|name| clean_file_name(&name))
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| format!("{}.pkg", &actual[..12]));
+    let facts = package_facts(&file_name, file.path())
         .await?
         .map_err(|reason| ServiceError::invalid("installer", reason))?;
     let blobs = state.settings.blobs.as_ref().ok_or_else(|| {
         ServiceError::invalid("installer", "this server has no blob store for uploads")
     })?;
-    blobs.put(&bytes).await.map_err(blob_error)?;
+    blobs.keep(file).await.map_err(blob_error)?;
     Ok((actual, facts))
 }
 
@@ -193,13 +221,13 @@ pub async fn facts_by_sha256(
     let Some(blobs) = state.settings.blobs.as_ref() else {
         return Ok(None);
     };
-    let Some(bytes) = blobs.read(sha256).await.map_err(blob_error)? else {
+    let Some(path) = blobs.file_of(sha256).await.map_err(blob_error)? else {
         return Ok(None);
     };
     let file_name = file_name
         .map(str::to_string)
         .unwrap_or_else(|| format!("{}.pkg", &sha256[..12]));
-    package_facts(&file_name, axum::body::Bytes::from(bytes))
+    package_facts(&file_name, &path)
         .await?
         .map(Some)
         .map_err(|reason| ServiceError::invalid("software", format!("package {sha256}: {reason}")))
