@@ -179,6 +179,31 @@ fn reword_unknown_field(message: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn file(text: String) -> SourceFile {
+        SourceFile {
+            path: "default.yml".into(),
+            text,
+        }
+    }
+
+    #[test]
+    fn deep_nesting_and_alias_bombs_are_refused_not_followed() {
+        let deep = file(format!("a: {}{}", "[".repeat(5_000), "]".repeat(5_000)));
+        assert!(deep.parse::<serde_norway::Value>().is_err());
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for n in 1..8 {
+            bomb.push_str(&format!(
+                "{}: &{} [",
+                (b'a' + n) as char,
+                (b'a' + n) as char
+            ));
+            let prev = (b'a' + n - 1) as char;
+            bomb.push_str(&vec![format!("*{prev}"); 10].join(", "));
+            bomb.push_str("]\n");
+        }
+        assert!(file(bomb).parse::<serde_norway::Value>().is_err());
+    }
+
     fn env(name: &str) -> Option<String> {
         match name {
             "TEAM" => Some("Engineering".into()),

@@ -102,6 +102,8 @@ pub struct AppState {
     /// The distinct device tokens each host sent in the last hour.
     device_token_changes: rate_limit::RateLimiter<HostId>,
     enroll_limiter: rate_limit::EnrollLimiter,
+    /// The distinct sets of enroll secrets each user set in the last hour.
+    secret_changes: rate_limit::RateLimiter<flotilla_core::UserId>,
     login_limiter: rate_limit::LoginLimiter,
     reporter: conditional_access::Reporter,
     osquery_logs: osquery_log::OsqueryLogs,
@@ -117,6 +119,7 @@ impl AppState {
             seen: seen::SeenBuffer::new(store.clone()),
             store,
             enroll_limiter: rate_limit::EnrollLimiter::new(settings.enroll_limit),
+            secret_changes: rate_limit::RateLimiter::new(20, 3600),
             settings: Arc::new(settings),
             device_limiter: rate_limit::RateLimiter::new(10, 60),
             device_token_changes: rate_limit::RateLimiter::new(5, 3600),

@@ -481,3 +481,93 @@ async fn uploads_are_checked_before_they_are_read_and_bounded() {
         server.finish().await;
     }
 }
+
+#[tokio::test]
+async fn oversized_writes_other_teams_counts_and_secret_probes_are_refused() {
+    for database in databases().await {
+        let server = TestServer::start(database).await;
+        let admin = server.setup().await;
+        let (team_a, secret_a) = server.team(&admin, "Team A").await;
+        let (team_b, secret_b) = server.team(&admin, "Team B").await;
+
+        // A write naming more queries than any host is asked.
+        let node_key = enroll_mac(&server, &secret_a, "MAC-A", "mac-a").await;
+        let mut queries = serde_json::Map::new();
+        for n in 0..10_001 {
+            queries.insert(format!("fleet_label_query_{n}"), json!([{"1": "1"}]));
+        }
+        let (status, _) = server
+            .agent(
+                "/api/osquery/distributed/write",
+                json!({"node_key": node_key, "queries": queries}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        // Just under the cap, with ids no host was asked: accepted and ignored.
+        queries.remove("fleet_label_query_0");
+        queries.remove("fleet_label_query_1");
+        let (status, _) = server
+            .agent(
+                "/api/osquery/distributed/write",
+                json!({"node_key": node_key, "queries": queries}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(healthy(&server).await);
+
+        // Built-in label counts: a Team B user counts Team B's hosts only.
+        enroll_mac(&server, &secret_b, "MAC-B", "mac-b").await;
+        let team_b_user = server
+            .user(
+                &admin,
+                "b@example.com",
+                json!({"teams": [{"id": team_b, "role": "admin"}]}),
+            )
+            .await;
+        let macos_count = |labels: &serde_json::Value| {
+            labels["labels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|l| l["name"] == "macOS")
+                .map(|l| l["host_count"].clone())
+        };
+        let (_, all) = server.get("/api/latest/fleet/labels", &admin).await;
+        let (_, mine) = server.get("/api/latest/fleet/labels", &team_b_user).await;
+        assert_eq!(
+            (macos_count(&all), macos_count(&mine)),
+            (Some(json!(2)), Some(json!(1)))
+        );
+
+        // Team A's secret is "already in use" for Team B's admin a few times, then no answer.
+        let probe = |secret: String| {
+            let server = &server;
+            let token = team_b_user.clone();
+            async move {
+                server
+                    .patch(
+                        &format!("/api/v1/fleet/teams/{team_b}/secrets"),
+                        &token,
+                        json!({"secrets": [{"secret": secret}]}),
+                    )
+                    .await
+                    .0
+            }
+        };
+        assert_eq!(probe(secret_a.clone()).await, StatusCode::CONFLICT);
+        for n in 1..20 {
+            assert_eq!(probe(format!("a-wrong-guess-{n}")).await, StatusCode::OK);
+        }
+        // Past 20 new sets in an hour, Team B's admin learns nothing more.
+        assert_eq!(probe(secret_a.clone()).await, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            probe("another-guess".into()).await,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        let (_, a_secrets) = server
+            .get(&format!("/api/v1/fleet/teams/{team_a}/secrets"), &admin)
+            .await;
+        assert_eq!(a_secrets["secrets"][0]["secret"], json!(secret_a));
+        server.finish().await;
+    }
+}

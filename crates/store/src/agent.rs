@@ -86,6 +86,10 @@ impl AgentWrite {
     }
 }
 
+/// The most ids bound to one statement: far below SQLite's 32,766
+/// variables, so no input can make a statement fail for its size.
+pub(crate) const IDS_PER_STATEMENT: usize = 500;
+
 /// `$first, $first+1, ...` for `count` parameters.
 pub(crate) fn placeholders(first: usize, count: usize) -> String {
     (first..first + count)
@@ -286,7 +290,7 @@ impl Store {
 
     /// Records when hosts were last heard from, in one statement per batch.
     pub async fn mark_seen(&self, hosts: &[HostId], ts: i64) -> Result<()> {
-        for chunk in hosts.chunks(500) {
+        for chunk in hosts.chunks(IDS_PER_STATEMENT) {
             let ids: Vec<i64> = chunk.iter().map(|h| h.0).collect();
             let sql = format!(
                 "UPDATE hosts SET seen_at = $1 WHERE id IN ({})",
@@ -363,23 +367,23 @@ impl Store {
                 .collect()
         };
         let members = labels_with(LabelOutcome::Member);
-        if !members.is_empty() {
+        for members in members.chunks(IDS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO label_membership (label_id, host_id, updated_at) SELECT l.id, $1, $2 FROM labels l \
                  WHERE l.id IN ({}) ON CONFLICT (label_id, host_id) DO UPDATE SET updated_at = excluded.updated_at",
                 placeholders(3, members.len())
             );
-            bind_ids(sqlx::query(&sql).bind(host.0).bind(ts), &members)
+            bind_ids(sqlx::query(&sql).bind(host.0).bind(ts), members)
                 .execute(&mut *tx)
                 .await?;
         }
         let left = labels_with(LabelOutcome::NotMember);
-        if !left.is_empty() {
+        for left in left.chunks(IDS_PER_STATEMENT) {
             let sql = format!(
                 "DELETE FROM label_membership WHERE host_id = $1 AND label_id IN ({})",
                 placeholders(2, left.len())
             );
-            bind_ids(sqlx::query(&sql).bind(host.0), &left)
+            bind_ids(sqlx::query(&sql).bind(host.0), left)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -390,24 +394,23 @@ impl Store {
                 .filter(|(_, r)| r.as_stored() == stored)
                 .map(|(p, _)| p.0)
                 .collect();
-            if ids.is_empty() {
-                continue;
-            }
-            let sql = format!(
+            for ids in ids.chunks(IDS_PER_STATEMENT) {
+                let sql = format!(
                 "INSERT INTO policy_membership (policy_id, host_id, passes, updated_at) SELECT p.id, $1, $2, $3 \
                  FROM policies p WHERE p.id IN ({}) \
                  ON CONFLICT (policy_id, host_id) DO UPDATE SET passes = excluded.passes, updated_at = excluded.updated_at",
                 placeholders(4, ids.len())
             );
-            bind_ids(
-                sqlx::query(&sql)
-                    .bind(host.0)
-                    .bind(stored.map(as_flag))
-                    .bind(ts),
-                &ids,
-            )
-            .execute(&mut *tx)
-            .await?;
+                bind_ids(
+                    sqlx::query(&sql)
+                        .bind(host.0)
+                        .bind(stored.map(as_flag))
+                        .bind(ts),
+                    ids,
+                )
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         let stamp = |answered: bool| answered.then_some(ts);
         sqlx::query(

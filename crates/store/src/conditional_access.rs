@@ -697,17 +697,22 @@ impl Store {
             return Ok(HashMap::new());
         }
         let ids: Vec<i64> = hosts.iter().map(|h| h.0).collect();
-        let sql = format!(
-            "SELECT {REPORT_COLUMNS} FROM compliance_reports WHERE id IN \
-             (SELECT MAX(id) FROM compliance_reports WHERE host_id IN ({}) GROUP BY host_id)",
-            crate::agent::placeholders(1, ids.len())
-        );
-        let rows = crate::agent::bind_ids(sqlx::query(&sql), &ids)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|row| report_from_row(row).map(|r| (r.host_id, r)))
-            .collect()
+        let mut reports = HashMap::new();
+        for ids in ids.chunks(crate::agent::IDS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT {REPORT_COLUMNS} FROM compliance_reports WHERE id IN \
+                 (SELECT MAX(id) FROM compliance_reports WHERE host_id IN ({}) GROUP BY host_id)",
+                crate::agent::placeholders(1, ids.len())
+            );
+            for row in crate::agent::bind_ids(sqlx::query(&sql), ids)
+                .fetch_all(&self.pool)
+                .await?
+            {
+                let report = report_from_row(&row)?;
+                reports.insert(report.host_id, report);
+            }
+        }
+        Ok(reports)
     }
 }
 

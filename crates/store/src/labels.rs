@@ -5,7 +5,7 @@ use crate::dirty::{Affected, DirtyKind};
 use crate::error::conflict_on_unique;
 use crate::records::{Activity, LabelMembership, LabelRecord, LabelSpec, LabelType};
 use crate::{now, platforms, Result, Store, StoreError, Tx};
-use flotilla_core::{HostId, LabelId};
+use flotilla_core::{HostId, LabelId, TeamId};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
@@ -20,6 +20,29 @@ const LABEL_SELECT: &str = concat!(
     label_columns!(),
     "(SELECT COUNT(*) FROM label_membership m WHERE m.label_id = l.id) AS host_count FROM labels l"
 );
+
+/// Labels with host counts of the hosts in `teams` only (`None`: all hosts),
+/// so a team user's counts say nothing of other teams. Team ids are
+/// integers, written into the statement.
+fn label_select_for(teams: Option<&[TeamId]>) -> String {
+    let Some(teams) = teams else {
+        return LABEL_SELECT.to_string();
+    };
+    let teams = if teams.is_empty() {
+        "NULL".to_string()
+    } else {
+        teams
+            .iter()
+            .map(|t| t.0.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "{}(SELECT COUNT(*) FROM label_membership m JOIN hosts h ON h.id = m.host_id \
+         WHERE m.label_id = l.id AND h.team_id IN ({teams})) AS host_count FROM labels l",
+        label_columns!()
+    )
+}
 /// Without host counts (reported as 0): counting costs a pass over every
 /// member, too much for agent check-ins and host pages.
 pub(crate) const LABEL_SELECT_UNCOUNTED: &str =
@@ -45,10 +68,29 @@ impl Store {
     }
 
     pub async fn labels(&self) -> Result<Vec<LabelRecord>> {
-        let rows = sqlx::query(&format!("{LABEL_SELECT} ORDER BY l.id"))
+        self.labels_counted_in(None).await
+    }
+
+    /// Every label, its host count taken over the hosts of `teams` (`None`: all).
+    pub async fn labels_counted_in(&self, teams: Option<&[TeamId]>) -> Result<Vec<LabelRecord>> {
+        let rows = sqlx::query(&format!("{} ORDER BY l.id", label_select_for(teams)))
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(label_from_row).collect()
+    }
+
+    /// One label, its host count taken over the hosts of `teams` (`None`: all).
+    pub async fn label_counted_in(
+        &self,
+        id: LabelId,
+        teams: Option<&[TeamId]>,
+    ) -> Result<LabelRecord> {
+        let row = sqlx::query(&format!("{} WHERE l.id = $1", label_select_for(teams)))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound("label"))?;
+        label_from_row(&row)
     }
 
     /// Renames or re-describes a label; a manual label's hosts are replaced

@@ -122,14 +122,19 @@ impl Store {
             return Ok(());
         }
         let ids: Vec<i64> = policies.iter().map(|p| p.id.0).collect();
-        let sql = format!(
-            "SELECT x.policy_id, l.name, x.mode FROM policy_labels x JOIN labels l ON l.id = x.label_id \
-             WHERE x.policy_id IN ({}) ORDER BY l.name",
-            crate::agent::placeholders(1, ids.len())
-        );
-        let rows = crate::agent::bind_ids(sqlx::query(&sql), &ids)
-            .fetch_all(&self.pool)
-            .await?;
+        let mut rows = Vec::new();
+        for ids in ids.chunks(crate::agent::IDS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT x.policy_id, l.name, x.mode FROM policy_labels x JOIN labels l ON l.id = x.label_id \
+                 WHERE x.policy_id IN ({}) ORDER BY l.name",
+                crate::agent::placeholders(1, ids.len())
+            );
+            rows.extend(
+                crate::agent::bind_ids(sqlx::query(&sql), ids)
+                    .fetch_all(&self.pool)
+                    .await?,
+            );
+        }
         for row in rows {
             let id = PolicyId(row.try_get("policy_id")?);
             let Some(policy) = policies.iter_mut().find(|p| p.id == id) else {

@@ -1,6 +1,6 @@
 //! osquery's remote API (TLS plugins): enroll, config, distributed read/write, log.
 
-use super::{enroll_request_from_details, rows_of, AgentBody, AgentJson, AgentResult};
+use super::{enroll_request_from_details, rows_of, AgentBody, AgentError, AgentJson, AgentResult};
 use crate::error::ApiError;
 use crate::osquery_log::LogKind;
 use crate::service::agent;
@@ -178,12 +178,21 @@ fn interpret_write(body: &DistributedWriteBody) -> AgentWrite {
 }
 
 /// The node key is checked before the results are parsed.
+/// More queries than any host is ever sent at once (details, every label
+/// and policy of its scope, live queries), with room to spare.
+const MAX_QUERIES_PER_WRITE: usize = 10_000;
+
 pub async fn distributed_write(
     State(state): State<AppState>,
     body: AgentBody,
 ) -> AgentResult<Json<Empty>> {
     let host = agent::authenticate(&state, AgentKind::Osquery, &body.node_key()?).await?;
     let body: DistributedWriteBody = body.parse().await?;
+    if body.queries.len().max(body.statuses.len()) > MAX_QUERIES_PER_WRITE {
+        return Err(AgentError::Malformed(format!(
+            "a distributed write answers at most {MAX_QUERIES_PER_WRITE} queries"
+        )));
+    }
     let write = interpret_write(&body);
     agent::record_results(&state, &host, &write).await?;
     Ok(Json(Empty {}))

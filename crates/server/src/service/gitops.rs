@@ -28,7 +28,7 @@ pub async fn apply(
     caller.require_global_admin()?;
     // Profiles are plists and the run carries many: check and read them off
     // the async workers.
-    let (request, checked) = tokio::task::spawn_blocking(move || {
+    let (request, checked) = super::parse_off_the_workers("profiles", move || {
         let checked = validate_request(&mut request)
             .map_err(ServiceError::from)
             .and_then(|()| {
@@ -45,8 +45,7 @@ pub async fn apply(
             });
         (request, checked)
     })
-    .await
-    .map_err(|_| ServiceError::Internal)?;
+    .await?;
     let mut team_profiles = checked?.into_iter();
     let server_url = request
         .global

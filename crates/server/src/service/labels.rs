@@ -63,12 +63,14 @@ async fn member_ids(state: &AppState, members: Members) -> ServiceResult<Vec<Hos
 
 pub async fn list(state: &AppState, caller: &Caller) -> ServiceResult<Vec<LabelRecord>> {
     require_any_role(caller)?;
-    Ok(state.store.labels().await?)
+    let visible = caller.principal.visible_teams();
+    Ok(state.store.labels_counted_in(visible.as_deref()).await?)
 }
 
 pub async fn get(state: &AppState, caller: &Caller, id: LabelId) -> ServiceResult<LabelRecord> {
     require_any_role(caller)?;
-    Ok(state.store.label(id).await?)
+    let visible = caller.principal.visible_teams();
+    Ok(state.store.label_counted_in(id, visible.as_deref()).await?)
 }
 
 pub async fn by_name(state: &AppState, caller: &Caller, name: &str) -> ServiceResult<LabelRecord> {

@@ -100,6 +100,27 @@ pub(crate) fn allow(allowed: bool, reason: &'static str) -> Result<(), ServiceEr
     }
 }
 
+/// The longest a CPU-heavy parse (profiles, packages, GitOps runs) may take.
+const PARSE_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs a CPU-heavy parse on the blocking pool, off the async workers,
+/// within [`PARSE_BUDGET`]: past it the caller gets an error naming `field`
+/// (the parse finishes on its own thread and its result is dropped; every
+/// parser is bounded, so that thread is freed too).
+pub async fn parse_off_the_workers<T: Send + 'static>(
+    field: &'static str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> ServiceResult<T> {
+    match tokio::time::timeout(PARSE_BUDGET, tokio::task::spawn_blocking(work)).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(_)) => Err(ServiceError::Internal),
+        Err(_) => Err(ServiceError::invalid(
+            field,
+            "took too long to read: it is too large or too complex",
+        )),
+    }
+}
+
 /// Why a use case did not happen. Front doors render it: the API as Fleet's
 /// error body, the console as a page or a message next to a field.
 #[derive(Debug, thiserror::Error)]

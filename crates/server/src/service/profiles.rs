@@ -28,12 +28,11 @@ pub async fn add(
     labels: &[(String, LabelTarget)],
 ) -> ServiceResult<ProfileRecord> {
     caller.require_write(scope)?;
-    let (summary, content) = tokio::task::spawn_blocking(move || {
+    let (summary, content) = super::parse_off_the_workers("profile", move || {
         let summary = validate_mobileconfig(&content);
         (summary, content)
     })
-    .await
-    .map_err(|_| ServiceError::Internal)?;
+    .await?;
     let summary = summary?;
     let modes: std::collections::HashSet<_> = labels.iter().map(|(_, t)| *t).collect();
     if modes.len() > 1 {

@@ -59,9 +59,7 @@ pub async fn package_facts(
 ) -> ServiceResult<Result<PackageFacts, String>> {
     let file_name = file_name.to_string();
     let path = path.to_path_buf();
-    tokio::task::spawn_blocking(move || package_facts_now(&file_name, &path))
-        .await
-        .map_err(|_| ServiceError::Internal)
+    super::parse_off_the_workers("software", move || package_facts_now(&file_name, &path)).await
 }
 
 /// Before an installer's bytes are read: whether this caller may upload to

@@ -1,13 +1,13 @@
 //! Teams, their settings, and enroll secrets (per team and global).
 
-use super::{config, Caller, ServiceResult};
+use super::{config, Caller, ServiceError, ServiceResult};
 use crate::secrets::random_token;
 use crate::AppState;
 use flotilla_core::access::Scope;
 use flotilla_core::activity::ActivityType;
 use flotilla_core::settings::TeamSettings;
 use flotilla_core::validation::{validate_enroll_secrets, validate_team_name};
-use flotilla_core::{TeamId, ValidationErrors};
+use flotilla_core::{TeamId, UserId, ValidationErrors};
 use flotilla_store::{Activity, EnrollSecret, TeamRecord};
 use serde_json::{json, Map, Value};
 
@@ -255,6 +255,16 @@ pub async fn replace_secrets(
 ) -> ServiceResult<Vec<EnrollSecret>> {
     require_secrets_admin(caller, team)?;
     let secrets = validate_enroll_secrets(secrets.iter().map(String::as_str))?;
+    // Every new set of secrets is a question "is one of these another
+    // team's?" ("already in use" says yes): a user may ask a few per hour.
+    let now = state.now();
+    let user = caller.actor.id.unwrap_or(UserId(0));
+    if state.secret_changes.is_blocked(user, now) {
+        return Err(ServiceError::Throttled);
+    }
+    state
+        .secret_changes
+        .record_failure(user, &secrets.join("\n"), now);
     let activity = secrets_activity(state, caller, team).await?;
     Ok(state
         .store
