@@ -27,10 +27,16 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Tokens (API sessions, node keys, orbit keys, device tokens) and enroll
-/// secrets are stored and looked up only by this digest.
+/// API session tokens are stored and looked up only by this digest (hex).
 pub fn token_hash(token: &str) -> String {
     sha256_hex(token.as_bytes())
+}
+
+/// The stored form of agent keys, device tokens and enroll secrets: SHA-256
+/// in URL-safe base64 (43 characters, no longer than the keys themselves,
+/// so digests cost the database no more than the clear values did).
+pub fn key_digest(key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(key.as_bytes()))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -152,6 +158,8 @@ mod tests {
         assert_ne!(random_token(32), random_token(32));
         assert_eq!(token_hash("abc"), token_hash("abc"));
         assert_eq!(token_hash("abc").len(), 64);
+        assert_eq!(key_digest("abc").len(), 43);
+        assert_ne!(key_digest("abc"), key_digest("abd"));
     }
 
     #[test]

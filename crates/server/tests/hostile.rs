@@ -571,3 +571,39 @@ async fn oversized_writes_other_teams_counts_and_secret_probes_are_refused() {
         server.finish().await;
     }
 }
+
+#[tokio::test]
+async fn a_host_cannot_open_carves_without_end() {
+    for database in databases().await {
+        let server = TestServer::start(database).await;
+        let admin = server.setup().await;
+        let (_, secret) = server.team(&admin, "Design").await;
+        let node_key = enroll_mac(&server, &secret, "MAC-C", "mac-c").await;
+        let begin = |n: usize| {
+            let server = &server;
+            let node_key = node_key.clone();
+            async move {
+                server
+                    .agent(
+                        "/api/osquery/carve/begin",
+                        json!({"node_key": node_key, "block_count": 500, "block_size": 2_000_000,
+                               "carve_size": 1_000_000_000, "carve_id": format!("carve-{n}"),
+                               "request_id": format!("req-{n}")}),
+                    )
+                    .await
+                    .0
+            }
+        };
+        for n in 0..4 {
+            assert_eq!(begin(n).await, StatusCode::OK);
+        }
+        assert_eq!(begin(4).await, StatusCode::UNPROCESSABLE_ENTITY);
+        let (_, carves) = server.get("/api/latest/fleet/carves", &admin).await;
+        assert_eq!(
+            carves["carves"].as_array().map(Vec::len),
+            Some(4),
+            "{carves}"
+        );
+        server.finish().await;
+    }
+}

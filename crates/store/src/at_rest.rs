@@ -3,12 +3,12 @@
 //! the move of values older versions kept in clear.
 
 use crate::{Result, StoreError};
-use flotilla_secrets::{token_hash, ServerKey};
+use flotilla_secrets::{key_digest, ServerKey};
 use sqlx::{AnyPool, Row};
 
 /// The stored form of a token that is only ever compared.
 pub(crate) fn digest(token: &str) -> String {
-    token_hash(token)
+    key_digest(token)
 }
 
 pub(crate) fn open_sealed(key: &ServerKey, sealed: &str) -> Result<String> {

@@ -48,7 +48,25 @@ const CARVE_SELECT: &str =
      block_size, carve_size, max_block, created_at FROM carves";
 
 impl Store {
-    pub async fn begin_carve(&self, carve: &NewCarve) -> Result<CarveRecord> {
+    /// Opens a carve, unless its host already has `max_open` carves still
+    /// waiting for blocks.
+    pub async fn begin_carve(&self, carve: &NewCarve, max_open: i64) -> Result<CarveRecord> {
+        let mut tx = self.begin().await?;
+        let open: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM carves WHERE host_id = $1 AND max_block < block_count - 1",
+        )
+        .bind(carve.host.0)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("n")?;
+        if open >= max_open {
+            return Err(StoreError::Rejected(
+                flotilla_core::ValidationErrors::single(
+                    "carve",
+                    format!("this host already has {open} carves in progress"),
+                ),
+            ));
+        }
         let row = sqlx::query(
             "INSERT INTO carves (host_id, name, carve_id, session_id, request_id, block_count, \
              block_size, carve_size, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
@@ -62,9 +80,10 @@ impl Store {
         .bind(carve.block_size)
         .bind(carve.carve_size)
         .bind(self.now())
-        .fetch_one(&self.writer)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| conflict_on_unique(e, || "this carve session already exists".into()))?;
+        tx.commit().await?;
         self.carve(row.try_get("id")?).await
     }
 

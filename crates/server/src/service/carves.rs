@@ -13,6 +13,9 @@ use flotilla_store::{AgentHost, CarveRecord, NewCarve};
 pub const MAX_BLOCK_SIZE: i64 = 3 * 1024 * 1024;
 /// The largest file a host may carve.
 pub const MAX_CARVE_SIZE: i64 = 1024 * 1024 * 1024;
+/// Carves a host may have waiting for blocks at once: a host that starts
+/// carves nobody asked for can't fill the disk.
+pub const MAX_OPEN_CARVES_PER_HOST: i64 = 4;
 
 /// Opens a carve session for the host; returns the session id its blocks carry.
 pub async fn begin(
@@ -56,7 +59,10 @@ pub async fn begin(
         block_size: body.block_size,
         carve_size: body.carve_size,
     };
-    let record = state.store.begin_carve(&carve).await?;
+    let record = state
+        .store
+        .begin_carve(&carve, MAX_OPEN_CARVES_PER_HOST)
+        .await?;
     tracing::info!(host = %host.id, carve = record.id, size = record.carve_size, "carve started");
     Ok(record.session_id)
 }
