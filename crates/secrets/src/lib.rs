@@ -67,7 +67,9 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
 /// or the generated key file; never logged (its `Debug` hides it).
 #[derive(Clone)]
 pub struct ServerKey {
-    cipher: Aes256Gcm,
+    /// Shared: the expanded key is about a kilobyte, and the store (with
+    /// it) is cloned into every connection's service.
+    cipher: std::sync::Arc<Aes256Gcm>,
 }
 
 /// The shortest server key accepted, as Fleet asks of `server_private_key`.
@@ -96,7 +98,7 @@ impl ServerKey {
         }
         let key = Sha256::digest(secret.as_bytes());
         Ok(ServerKey {
-            cipher: Aes256Gcm::new(&key),
+            cipher: std::sync::Arc::new(Aes256Gcm::new(&key)),
         })
     }
 
