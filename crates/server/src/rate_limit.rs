@@ -45,7 +45,10 @@ impl<K: Hash + Eq + Copy> RateLimiter<K> {
         })
     }
 
-    pub fn record_failure(&self, addr: K, token: &str, now: i64) {
+    /// Counts `token` against this key's window: a failed one (an unknown
+    /// device token), or one that is itself a guess (a new device token, a
+    /// new set of enroll secrets). The same token again counts once.
+    pub fn record(&self, addr: K, token: &str, now: i64) {
         let Ok(mut failures) = self.failures.lock() else {
             return;
         };
@@ -221,7 +224,7 @@ mod tests {
         let b: IpAddr = "10.0.0.2".parse().unwrap();
         for n in 0..3 {
             assert!(!limiter.is_blocked(a, 1_000));
-            limiter.record_failure(a, &format!("guess-{n}"), 1_000);
+            limiter.record(a, &format!("guess-{n}"), 1_000);
         }
         assert!(limiter.is_blocked(a, 1_000));
         assert!(!limiter.is_blocked(b, 1_000));
@@ -232,7 +235,7 @@ mod tests {
         let limiter = RateLimiter::new(3, 60);
         let proxy: IpAddr = "10.0.0.1".parse().unwrap();
         for _ in 0..50 {
-            limiter.record_failure(proxy, "stale-token-of-one-mac", 1_000);
+            limiter.record(proxy, "stale-token-of-one-mac", 1_000);
         }
         assert!(!limiter.is_blocked(proxy, 1_000));
     }
@@ -241,7 +244,7 @@ mod tests {
     fn the_window_resets() {
         let limiter = RateLimiter::new(1, 10);
         let a: IpAddr = "10.0.0.1".parse().unwrap();
-        limiter.record_failure(a, "guess", 1_000);
+        limiter.record(a, "guess", 1_000);
         assert!(limiter.is_blocked(a, 1_009));
         assert!(!limiter.is_blocked(a, 1_010));
     }

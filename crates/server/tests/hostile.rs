@@ -19,17 +19,9 @@ async fn upload_profile(server: &TestServer, token: &str, bytes: Vec<u8>) -> Sta
         .text("team_id", "0")
         .part("profile", Part::bytes(bytes).file_name("deep.mobileconfig"));
     server
-        .client
-        .post(format!(
-            "{}/api/latest/fleet/configuration_profiles",
-            server.url
-        ))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
+        .multipart("/api/latest/fleet/configuration_profiles", token, form)
         .await
-        .unwrap()
-        .status()
+        .0
 }
 
 async fn healthy(server: &TestServer) -> bool {
@@ -362,16 +354,9 @@ async fn upload_package(
     } else {
         Form::new().part("software", file).text("team_id", "0")
     };
-    let response = server
-        .client
-        .post(format!("{}/api/latest/fleet/software/package", server.url))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
+    server
+        .multipart("/api/latest/fleet/software/package", token, form)
         .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or_default())
 }
 
 /// Files under `dir`, recursively.

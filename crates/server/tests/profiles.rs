@@ -13,19 +13,9 @@ const SEED_PROFILE: &str = include_str!(
 );
 
 async fn upload(server: &TestServer, token: &str, form: Form) -> (StatusCode, Value) {
-    let response = server
-        .client
-        .post(format!(
-            "{}/api/latest/fleet/configuration_profiles",
-            server.url
-        ))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
+    server
+        .multipart("/api/latest/fleet/configuration_profiles", token, form)
         .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 fn profile_form(content: &str, team: i64, labels: &[(&str, &str)]) -> Form {

@@ -171,36 +171,31 @@ impl Store {
                         "{column} = CASE WHEN ${param} = '' THEN hosts.{column} ELSE ${param} END"
                     )
                 };
+                // Numbered as `bind_enroll` binds them; the row was found by
+                // its UUID (or a duplicate's) and team, which the WHERE repeats.
                 let assignments = [
-                    format!("{key_column} = $1"),
+                    format!("{key_column} = $3"),
                     keep("osquery_host_id", 2),
-                    keep("hostname", 3),
-                    keep("computer_name", 4),
-                    keep("hardware_serial", 5),
-                    keep("hardware_model", 6),
-                    keep("platform", 7),
-                    keep("os_version", 8),
-                    keep("osquery_version", 9),
-                    "seen_at = $10, last_enrolled_at = $10, updated_at = $10".to_string(),
+                    keep("hostname", 5),
+                    keep("computer_name", 6),
+                    keep("hardware_serial", 7),
+                    keep("hardware_model", 8),
+                    keep("platform", 9),
+                    keep("os_version", 10),
+                    keep("osquery_version", 11),
+                    "seen_at = $12, last_enrolled_at = $12, updated_at = $12".to_string(),
                 ]
                 .join(", ");
                 let id: i64 = open.try_get("id")?;
-                let row = sqlx::query(&format!(
-                    "UPDATE hosts SET {assignments} WHERE id = $11 RETURNING id"
-                ))
-                .bind(key)
-                .bind(request.osquery_host_id.as_str())
-                .bind(request.hostname.as_str())
-                .bind(request.computer_name.as_str())
-                .bind(request.hardware_serial.as_str())
-                .bind(request.hardware_model.as_str())
-                .bind(request.platform.as_str())
-                .bind(request.os_version.as_str())
-                .bind(request.osquery_version.as_str())
-                .bind(ts)
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
+                let update = format!(
+                    "UPDATE hosts SET {assignments} WHERE id = $13 \
+                     AND (uuid = $1 OR substr(uuid, 1, length($1) + 4) = $1 || '#dup') \
+                     AND team_id IS NOT DISTINCT FROM $4 RETURNING id"
+                );
+                let row = bind_enroll(&update, request, key, ts)
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
                 (row, None)
             }
             (None, original) => {

@@ -311,9 +311,7 @@ pub async fn set_device_token(
     if state.device_token_changes.is_blocked(host.id, now) {
         return Err(ServiceError::Throttled);
     }
-    state
-        .device_token_changes
-        .record_failure(host.id, token, now);
+    state.device_token_changes.record(host.id, token, now);
     Ok(state.store.set_device_token(host.id, token).await?)
 }
 

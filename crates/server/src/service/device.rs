@@ -55,7 +55,7 @@ pub async fn host_for_token(
     if state.device_limiter.is_blocked(client, now) {
         return Err(ServiceError::Throttled);
     }
-    state.device_limiter.record_failure(client, token, now);
+    state.device_limiter.record(client, token, now);
     Err(ServiceError::Unauthenticated)
 }
 

@@ -262,9 +262,7 @@ pub async fn replace_secrets(
     if state.secret_changes.is_blocked(user, now) {
         return Err(ServiceError::Throttled);
     }
-    state
-        .secret_changes
-        .record_failure(user, &secrets.join("\n"), now);
+    state.secret_changes.record(user, &secrets.join("\n"), now);
     let activity = secrets_activity(state, caller, team).await?;
     Ok(state
         .store

@@ -222,6 +222,25 @@ impl TestServer {
         (status, headers, value)
     }
 
+    /// Posts a multipart form (uploads) as `token`.
+    pub async fn multipart(
+        &self,
+        path: &str,
+        token: &str,
+        form: reqwest::multipart::Form,
+    ) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("multipart request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
         self.request(Method::GET, path, Some(token), None).await
     }
